@@ -1,0 +1,134 @@
+//! The errors of spec ingest. Every variant names the document and, where it
+//! applies, the line/column or JSON pointer that is wrong.
+
+use std::path::PathBuf;
+
+/// Why a spec could not be ingested.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The spec (or a document it references) could not be read.
+    #[error("cannot read {location}: {source}")]
+    Read {
+        /// File, URL or `<stdin>`.
+        location: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A URL could not be fetched.
+    #[error("cannot fetch {url}: {reason}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A document is larger than the configured limit.
+    #[error("{location} is larger than the {limit}-byte spec size limit\nhint: raise the limit with --max-spec-bytes if this spec is legitimate")]
+    TooLarge {
+        /// File, URL or `<stdin>`.
+        location: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A document is not valid JSON or YAML.
+    #[error("{location}:{line}:{column}: invalid {syntax}: {message}")]
+    Syntax {
+        /// File, URL or `<stdin>`.
+        location: String,
+        /// `JSON` or `YAML`.
+        syntax: &'static str,
+        /// 1-based line, 0 when unknown.
+        line: usize,
+        /// 1-based column, 0 when unknown.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The document is not a Swagger 2.0 / OpenAPI 3.x document at all.
+    #[error("{location}: not an OpenAPI document: {reason}")]
+    NotOpenApi {
+        /// File, URL or `<stdin>`.
+        location: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// An OpenAPI version this tool does not read.
+    #[error("{location}: unsupported spec version {version:?}; supported are Swagger 2.0, OpenAPI 3.0.x and 3.1.x")]
+    UnsupportedVersion {
+        /// File, URL or `<stdin>`.
+        location: String,
+        /// The declared version.
+        version: String,
+    },
+    /// A construct is present but wrong.
+    #[error("{location}#{pointer}: {message}")]
+    Invalid {
+        /// Document.
+        location: String,
+        /// JSON pointer of the offending value.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `$ref` points at nothing.
+    #[error("{location}#{pointer}: cannot resolve $ref {reference:?}: {reason}")]
+    UnresolvedRef {
+        /// Document holding the `$ref`.
+        location: String,
+        /// Pointer of the `$ref` object.
+        pointer: String,
+        /// The reference text.
+        reference: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A `$ref` to a file outside the spec's folder.
+    #[error("{location}#{pointer}: $ref {reference:?} resolves outside the spec's folder {base}; external references must stay inside it")]
+    RefEscapes {
+        /// Document holding the `$ref`.
+        location: String,
+        /// Pointer of the `$ref` object.
+        pointer: String,
+        /// The reference text.
+        reference: String,
+        /// The folder references must stay in.
+        base: PathBuf,
+    },
+    /// `$ref`s that only point at each other.
+    #[error("{location}#{pointer}: $ref cycle with no schema in between: {chain}")]
+    RefCycle {
+        /// Document where the cycle was entered.
+        location: String,
+        /// Pointer where the cycle was entered.
+        pointer: String,
+        /// The references in order.
+        chain: String,
+    },
+    /// Two operations share an `operationId`.
+    #[error("{location}: duplicate operationId {id:?} at #{first} and #{second}; operation ids must be unique")]
+    DuplicateOperationId {
+        /// Document.
+        location: String,
+        /// The id.
+        id: String,
+        /// Pointer of the first operation.
+        first: String,
+        /// Pointer of the second operation.
+        second: String,
+    },
+    /// A module name that cannot be used.
+    #[error("invalid module name {name:?}: use 1-63 lowercase ASCII letters, digits and '-', starting with a letter")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+    },
+    /// The spec has no operations to adapt.
+    #[error("{location}: the spec defines no operations")]
+    NoOperations {
+        /// Document.
+        location: String,
+    },
+    /// Something valid that this version cannot handle yet.
+    #[error("not supported yet: {0}")]
+    NotSupported(String),
+}

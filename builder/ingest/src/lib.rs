@@ -1,0 +1,213 @@
+//! Spec ingest: reads an OpenAPI 3.0/3.1 or Swagger 2.0 document (JSON or
+//! YAML, from a file, stdin or a URL), resolves its `$ref`s and lowers it
+//! into the [`aip_ir::Api`] every renderer reads.
+//!
+//! Specs are untrusted input. Sizes, nesting, YAML alias expansion, the
+//! number of referenced documents and `$ref` chains are all bounded, external
+//! references never leave the spec's folder, and every error names the
+//! document and the line/column or JSON pointer at fault.
+
+mod docs;
+mod error;
+mod lower;
+mod openapi3;
+mod parse;
+mod pointer;
+mod schema;
+mod source;
+mod swagger2;
+
+use std::io::Read;
+use std::time::Duration;
+
+use aip_ir::{Api, SourceInfo, SpecFormat};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub use error::IngestError;
+pub use parse::parse_document;
+pub use source::SpecSource;
+
+/// Bounds on what a spec may make the ingest do.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest document read, in bytes.
+    pub max_spec_bytes: u64,
+    /// Most documents (root plus external files) one spec may span.
+    pub max_documents: usize,
+    /// Timeout for fetching a URL.
+    pub fetch_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_spec_bytes: 16 * 1024 * 1024,
+            max_documents: 256,
+            fetch_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What to ingest and how.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Module name; derived from `info.title` when `None`.
+    pub name: Option<String>,
+    /// Resource bounds.
+    pub limits: Limits,
+    /// Treat unresolvable schema `$ref`s as "any value" (with a warning)
+    /// instead of failing. Other unresolvable references still fail.
+    pub allow_dangling_refs: bool,
+}
+
+/// The result of ingest: the IR and what the user should be warned about.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// The lowered API.
+    pub api: Api,
+    /// Problems that did not stop the ingest.
+    pub warnings: Vec<String>,
+}
+
+/// A spec read into memory, before lowering.
+pub struct RawSpec {
+    /// Where it came from.
+    pub source: SpecSource,
+    /// The root document's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl RawSpec {
+    /// Reads the root document from its source under the size limit.
+    pub fn read(source: SpecSource, limits: &Limits) -> Result<RawSpec, IngestError> {
+        let bytes = match &source {
+            SpecSource::File(path) => source::read_file(path, limits.max_spec_bytes)?,
+            SpecSource::Stdin => source::read_limited(std::io::stdin().lock(), "<stdin>", limits.max_spec_bytes)?,
+            SpecSource::Url(url) => source::fetch_url(url, limits.max_spec_bytes, limits.fetch_timeout)?,
+        };
+        Ok(RawSpec { source, bytes })
+    }
+
+    /// A spec given as bytes (e.g. in an API request).
+    pub fn from_reader(reader: impl Read, location: &str, limits: &Limits) -> Result<RawSpec, IngestError> {
+        let bytes = source::read_limited(reader, location, limits.max_spec_bytes)?;
+        Ok(RawSpec {
+            source: SpecSource::Stdin,
+            bytes,
+        })
+    }
+
+    /// `sha256:<hex>` of the root document.
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(&self.bytes)))
+    }
+}
+
+/// Reads and lowers a spec in one step.
+pub fn ingest(source: SpecSource, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    let raw = RawSpec::read(source, &opts.limits)?;
+    lower(&raw, opts)
+}
+
+/// Lowers a spec that has been read.
+pub fn lower(raw: &RawSpec, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    let location = raw.source.location();
+    let value = parse::parse_document(&raw.bytes, &location)?;
+    let (format, dialect) = detect_format(&value, &location)?;
+    let name = match &opts.name {
+        Some(name) if aip_ir::is_valid_module_name(name) => name.clone(),
+        Some(name) => return Err(IngestError::InvalidName { name: name.clone() }),
+        None => derive_name(value.pointer("/info/title").and_then(Value::as_str).unwrap_or("")),
+    };
+    let path = match &raw.source {
+        SpecSource::File(p) => Some(p.clone()),
+        _ => None,
+    };
+    let docs = docs::DocSet::new(location.clone(), path, value, opts.limits)?;
+    let (api, warnings) = lower::lower_api(
+        docs,
+        dialect,
+        lower::LowerOptions {
+            name,
+            allow_dangling_refs: opts.allow_dangling_refs,
+            source: SourceInfo {
+                format,
+                digest: raw.digest(),
+                location,
+            },
+        },
+    )?;
+    Ok(Ingested { api, warnings })
+}
+
+fn detect_format(value: &Value, location: &str) -> Result<(SpecFormat, schema::Dialect), IngestError> {
+    if !value.is_object() {
+        return Err(IngestError::NotOpenApi {
+            location: location.to_string(),
+            reason: "the document is not a JSON/YAML object".into(),
+        });
+    }
+    if let Some(v) = value.get("openapi") {
+        let version = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        return if version.starts_with("3.0.") || version == "3.0" {
+            Ok((SpecFormat::OpenApi30, schema::Dialect::OpenApi30))
+        } else if version.starts_with("3.1.") || version == "3.1" {
+            Ok((SpecFormat::OpenApi31, schema::Dialect::OpenApi31))
+        } else {
+            Err(IngestError::UnsupportedVersion {
+                location: location.to_string(),
+                version,
+            })
+        };
+    }
+    if let Some(v) = value.get("swagger") {
+        let version = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        return if version == "2.0" {
+            Ok((SpecFormat::Swagger2, schema::Dialect::Swagger2))
+        } else {
+            Err(IngestError::UnsupportedVersion {
+                location: location.to_string(),
+                version,
+            })
+        };
+    }
+    Err(IngestError::NotOpenApi {
+        location: location.to_string(),
+        reason: "no top-level `openapi` or `swagger` version field".into(),
+    })
+}
+
+/// A module name from a title: `"OpenAI API"` -> `openai-api`.
+pub fn derive_name(title: &str) -> String {
+    let mut name = String::new();
+    for ch in title.chars() {
+        if ch.is_ascii_alphanumeric() {
+            name.push(ch.to_ascii_lowercase());
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let mut name = name.trim_matches('-').to_string();
+    if name.is_empty() {
+        name = "adapter".into();
+    }
+    if !name.as_bytes()[0].is_ascii_lowercase() {
+        name.insert_str(0, "api-");
+    }
+    name.truncate(63);
+    name.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_titles() {
+        assert_eq!(derive_name("OpenAI API"), "openai-api");
+        assert_eq!(derive_name("  "), "adapter");
+        assert_eq!(derive_name("3scale Ünïcode!"), "api-3scale-n-code");
+        assert!(aip_ir::is_valid_module_name(&derive_name(&"x".repeat(200))));
+    }
+}

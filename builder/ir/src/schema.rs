@@ -1,0 +1,128 @@
+//! JSON Schemas of operation inputs and outputs, built from the IR.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::{Api, Operation};
+
+const DEFS_PREFIX: &str = "#/$defs/";
+
+/// The JSON Schema of an operation's input object: every parameter under its
+/// input key, plus `body`. Self-contained: the `$defs` it references are
+/// included.
+pub fn input_schema(api: &Api, op: &Operation) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for param in &op.parameters {
+        let mut schema = param.schema.clone();
+        if let (Some(desc), Value::Object(obj)) = (&param.description, &mut schema) {
+            obj.entry("description")
+                .or_insert_with(|| Value::String(desc.clone()));
+        }
+        properties.insert(param.input_key.clone(), schema);
+        if param.required {
+            required.push(Value::String(param.input_key.clone()));
+        }
+    }
+    if let Some(body) = &op.request_body {
+        let schema = body
+            .contents
+            .iter()
+            .find_map(|m| m.schema.clone())
+            .unwrap_or_else(|| json!({}));
+        properties.insert("body".into(), schema);
+        if body.required {
+            required.push(Value::String("body".into()));
+        }
+    }
+    let mut root = Map::new();
+    root.insert("type".into(), json!("object"));
+    root.insert("properties".into(), Value::Object(properties));
+    if !required.is_empty() {
+        root.insert("required".into(), Value::Array(required));
+    }
+    root.insert("additionalProperties".into(), json!(false));
+    with_defs(api, Value::Object(root))
+}
+
+/// The JSON Schema of an operation's successful output: the schema of the
+/// first media type of each 2xx response (`anyOf` when several differ), or
+/// `{}` when the spec says nothing.
+pub fn output_schema(api: &Api, op: &Operation) -> Value {
+    let mut variants: Vec<Value> = Vec::new();
+    for response in op.responses.iter().filter(|r| r.is_success()) {
+        if let Some(schema) = response.contents.iter().find_map(|m| m.schema.clone())
+            && !variants.contains(&schema)
+        {
+            variants.push(schema);
+        }
+    }
+    let root = match variants.len() {
+        0 => json!({}),
+        1 => variants.remove(0),
+        _ => json!({ "anyOf": variants }),
+    };
+    with_defs(api, root)
+}
+
+fn with_defs(api: &Api, root: Value) -> Value {
+    let defs = schema_closure(api, &root);
+    let mut root = match root {
+        Value::Object(obj) => obj,
+        // A boolean schema cannot carry $defs; wrap it.
+        other => {
+            let mut obj = Map::new();
+            obj.insert("allOf".into(), Value::Array(vec![other]));
+            obj
+        }
+    };
+    if !defs.is_empty() {
+        root.insert(
+            "$defs".into(),
+            Value::Object(defs.into_iter().collect::<Map<String, Value>>()),
+        );
+    }
+    Value::Object(root)
+}
+
+/// Every named schema `root` references, directly or through other named
+/// schemas, by name.
+pub fn schema_closure(api: &Api, root: &Value) -> BTreeMap<String, Value> {
+    let mut seen = BTreeSet::new();
+    let mut queue = Vec::new();
+    collect_refs(root, &mut queue);
+    let mut out = BTreeMap::new();
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = api.schemas.get(&name) {
+            collect_refs(schema, &mut queue);
+            out.insert(name, schema.clone());
+        }
+    }
+    out
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(obj) => {
+            if let Some(Value::String(r)) = obj.get("$ref")
+                && let Some(rest) = r.strip_prefix(DEFS_PREFIX)
+            {
+                let name = rest.split('/').next().unwrap_or(rest);
+                out.push(unescape_pointer_token(name));
+            }
+            for v in obj.values() {
+                collect_refs(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+fn unescape_pointer_token(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}

@@ -1,1 +1,36 @@
-fn main() {}
+//! `aip-builder`: turns vendor API specs into signed AIP adapter modules.
+
+mod commands;
+mod exit;
+mod progress;
+mod spec_args;
+
+use clap::Parser;
+
+use exit::CliError;
+
+/// Turn a vendor REST spec into a signed, SBOM-carrying AIP adapter module.
+#[derive(Parser)]
+#[command(name = "aip-builder", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIP_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command.run() {
+        Ok(()) => 0,
+        Err(CliError { kind, error }) => {
+            eprintln!("error: {error:#}");
+            kind.code()
+        }
+    };
+    std::process::exit(code);
+}

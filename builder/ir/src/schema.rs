@@ -12,6 +12,18 @@ const DEFS_PREFIX: &str = "#/$defs/";
 /// input key, plus `body`. Self-contained: the `$defs` it references are
 /// included.
 pub fn input_schema(api: &Api, op: &Operation) -> Value {
+    with_defs(api, input_schema_root(op))
+}
+
+/// The JSON Schema of an operation's successful output (see
+/// [`output_schema_root`]), self-contained like [`input_schema`].
+pub fn output_schema(api: &Api, op: &Operation) -> Value {
+    with_defs(api, output_schema_root(op))
+}
+
+/// [`input_schema`] without `$defs`: its references point at
+/// `#/$defs/<name>` of whatever document embeds it next to the API's schemas.
+pub fn input_schema_root(op: &Operation) -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for param in &op.parameters {
@@ -43,13 +55,13 @@ pub fn input_schema(api: &Api, op: &Operation) -> Value {
         root.insert("required".into(), Value::Array(required));
     }
     root.insert("additionalProperties".into(), json!(false));
-    with_defs(api, Value::Object(root))
+    Value::Object(root)
 }
 
-/// The JSON Schema of an operation's successful output: the schema of the
-/// first media type of each 2xx response (`anyOf` when several differ), or
-/// `{}` when the spec says nothing.
-pub fn output_schema(api: &Api, op: &Operation) -> Value {
+/// The schema of an operation's successful output without `$defs`: the
+/// schema of the first media type of each 2xx response (`anyOf` when several
+/// differ), or `{}` when the spec says nothing.
+pub fn output_schema_root(op: &Operation) -> Value {
     let mut variants: Vec<Value> = Vec::new();
     for response in op.responses.iter().filter(|r| r.is_success()) {
         if let Some(schema) = response.contents.iter().find_map(|m| m.schema.clone())
@@ -58,12 +70,11 @@ pub fn output_schema(api: &Api, op: &Operation) -> Value {
             variants.push(schema);
         }
     }
-    let root = match variants.len() {
+    match variants.len() {
         0 => json!({}),
         1 => variants.remove(0),
         _ => json!({ "anyOf": variants }),
-    };
-    with_defs(api, root)
+    }
 }
 
 fn with_defs(api: &Api, root: Value) -> Value {

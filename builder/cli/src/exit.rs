@@ -1,0 +1,46 @@
+//! Exit codes: 0 success, 1 user error (bad spec, bad arguments, failed
+//! verification), 2 internal or build failure.
+
+/// Which side a failure is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input was wrong: exit code 1.
+    User,
+    /// aip-builder or its environment failed: exit code 2.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        match self {
+            ErrorKind::User => 1,
+            ErrorKind::Internal => 2,
+        }
+    }
+}
+
+/// An error on its way to the process exit.
+#[derive(Debug)]
+pub struct CliError {
+    /// Exit code class.
+    pub kind: ErrorKind,
+    /// The error with its context chain.
+    pub error: anyhow::Error,
+}
+
+/// Marks an error as the user's.
+pub fn user(error: impl Into<anyhow::Error>) -> CliError {
+    CliError {
+        kind: ErrorKind::User,
+        error: error.into(),
+    }
+}
+
+/// Marks an error as aip-builder's.
+pub fn internal(error: impl Into<anyhow::Error>) -> CliError {
+    CliError {
+        kind: ErrorKind::Internal,
+        error: error.into(),
+    }
+}

@@ -1,0 +1,79 @@
+//! Arguments shared by every command that reads a spec.
+
+use std::path::PathBuf;
+
+use aip_ingest::{IngestOptions, Ingested, Limits, SpecSource};
+use clap::Args;
+
+use crate::exit::{CliError, user};
+use crate::progress::Progress;
+
+/// Which spec to read and how.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The spec: a file path, `-` for stdin, or an http(s) URL.
+    pub spec: String,
+    /// Module name (default: derived from the spec's title).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Largest spec document accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_spec_bytes)]
+    pub max_spec_bytes: u64,
+    /// Treat unresolvable schema `$ref`s as "any value" instead of failing.
+    #[arg(long)]
+    pub allow_dangling_refs: bool,
+}
+
+impl SpecArgs {
+    /// Reads and lowers the spec, reporting warnings.
+    pub fn ingest(&self, progress: &mut Progress) -> Result<Ingested, CliError> {
+        progress.stage("ingest", &self.spec);
+        let opts = IngestOptions {
+            name: self.name.clone(),
+            limits: Limits {
+                max_spec_bytes: self.max_spec_bytes,
+                ..Limits::default()
+            },
+            allow_dangling_refs: self.allow_dangling_refs,
+        };
+        let ingested = aip_ingest::ingest(SpecSource::from_arg(&self.spec), &opts).map_err(user)?;
+        for warning in &ingested.warnings {
+            progress.warn(warning);
+        }
+        progress.note(&format!(
+            "{} operations, {} schemas ({:?}) in {:.2}s",
+            ingested.api.operations.len(),
+            ingested.api.schemas.len(),
+            ingested.api.source.format,
+            progress.stage_secs()
+        ));
+        Ok(ingested)
+    }
+}
+
+/// The target a module is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Target {
+    /// A wasm32-wasip2 component in the `aip:adapter` world.
+    #[default]
+    Wasm,
+    /// A gRPC microservice image.
+    Grpc,
+}
+
+impl Target {
+    /// Fails for targets not built yet.
+    pub fn require_supported(self) -> Result<(), CliError> {
+        match self {
+            Target::Wasm => Ok(()),
+            Target::Grpc => Err(user(anyhow::anyhow!(
+                "not supported yet: --target grpc (gRPC microservice images); use --target wasm"
+            ))),
+        }
+    }
+}
+
+/// Default output folder for generated sources of `name`.
+pub fn default_generated_dir(name: &str) -> PathBuf {
+    PathBuf::from("generated").join(name).join("wasm")
+}

@@ -183,3 +183,22 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod cosign_fixture {
+    use super::*;
+
+    /// A key written by the real `cosign generate-key-pair` (empty password).
+    const COSIGN_KEY: &str = include_str!("../../../tests/fixtures/cosign/cosign-generated-empty-password.key");
+
+    #[test]
+    fn loads_a_key_made_by_cosign() {
+        let key = PrivateKey::from_cosign_pem(COSIGN_KEY, b"", "fixture").expect("cosign key loads");
+        let sig = key.sign(b"hello");
+        key.public_key().verify(b"hello", &sig).expect("signature verifies");
+        assert!(matches!(
+            PrivateKey::from_cosign_pem(COSIGN_KEY, b"not-empty", "fixture"),
+            Err(SignError::WrongPassword(_))
+        ));
+    }
+}

@@ -2,10 +2,23 @@
 
 mod commands;
 mod exit;
+mod password;
 mod progress;
 mod spec_args;
 
 use clap::Parser;
+
+/// `println!` that ends the process quietly when stdout is closed (e.g. `| head`)
+/// instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            std::process::exit(if e.kind() == std::io::ErrorKind::BrokenPipe { 0 } else { 2 });
+        }
+    }};
+}
 
 use exit::CliError;
 
@@ -28,7 +41,7 @@ fn main() {
     let code = match cli.command.run() {
         Ok(()) => 0,
         Err(CliError { kind, error }) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {error}");
             kind.code()
         }
     };

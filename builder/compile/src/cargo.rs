@@ -29,6 +29,9 @@ pub struct Compiled {
     pub wasm: Vec<u8>,
     /// The `Cargo.lock` the component was built against.
     pub cargo_lock: String,
+    /// `(name, version)` of every crate compiled into the component
+    /// (normal dependencies for the target, proc-macros excluded).
+    pub crates: Vec<(String, String)>,
 }
 
 /// Compiles the crate made of `files` (as rendered) into a component.
@@ -78,8 +81,38 @@ pub fn compile_wasm(files: &BTreeMap<String, Vec<u8>>, opts: BuildOptions<'_>) -
         path: wasm_path.clone(),
     })?;
     drop(lock);
+    let crates = compiled_crates(&manifest)?;
     let cargo_lock = String::from_utf8_lossy(files.get("Cargo.lock").map(Vec::as_slice).unwrap_or_default()).into_owned();
-    Ok(Compiled { wasm, cargo_lock })
+    Ok(Compiled { wasm, cargo_lock, crates })
+}
+
+/// The crates linked into the component: `cargo tree` over normal edges for
+/// the wasm target, without proc-macros (they run at build time only).
+fn compiled_crates(manifest: &Path) -> Result<Vec<(String, String)>, CompileError> {
+    let out = Command::new(cargo_bin())
+        .args(["tree", "--locked", "--offline", "--target", WASM_TARGET, "-e", "normal,no-proc-macro"])
+        .args(["--prefix", "none", "--format", "{p}", "--manifest-path"])
+        .arg(manifest)
+        .output()
+        .map_err(|source| CompileError::Spawn { tool: "cargo", source })?;
+    if !out.status.success() {
+        return Err(CompileError::Provision {
+            what: "the list of compiled crates (cargo tree)".into(),
+            detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    let mut crates: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let name = parts.next()?;
+            let version = parts.next()?.strip_prefix('v')?;
+            Some((name.to_string(), version.to_string()))
+        })
+        .collect();
+    crates.sort();
+    crates.dedup();
+    Ok(crates)
 }
 
 fn cargo_bin() -> PathBuf {

@@ -101,6 +101,16 @@ impl LoadedComponent {
         })
     }
 
+    /// The names of the component's imports and exports, sorted.
+    pub fn interface(&self) -> (Vec<String>, Vec<String>) {
+        let ty = self.component.component_type();
+        let mut imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let mut exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        imports.sort();
+        exports.sort();
+        (imports, exports)
+    }
+
     /// Instantiates the component with these permissions.
     pub fn instantiate(&self, opts: &HostOptions) -> Result<Adapter, HostError> {
         let state = State {

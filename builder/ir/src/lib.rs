@@ -56,14 +56,27 @@ pub struct SourceInfo {
 
 /// Spec dialects the ingest understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum SpecFormat {
     /// Swagger 2.0.
+    #[serde(rename = "swagger-2.0")]
     Swagger2,
     /// OpenAPI 3.0.x.
+    #[serde(rename = "openapi-3.0")]
     OpenApi30,
     /// OpenAPI 3.1.x.
+    #[serde(rename = "openapi-3.1")]
     OpenApi31,
+}
+
+impl SpecFormat {
+    /// The name used in manifests and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpecFormat::Swagger2 => "swagger-2.0",
+            SpecFormat::OpenApi30 => "openapi-3.0",
+            SpecFormat::OpenApi31 => "openapi-3.1",
+        }
+    }
 }
 
 /// A server the API is reachable at.

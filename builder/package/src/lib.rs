@@ -1,1 +1,76 @@
-//! placeholder
+//! Package: lays a compiled component out as an OCI image layout.
+//!
+//! The layout holds the CNCF Wasm artifact (tagged with the module version),
+//! the CycloneDX SBOM as an OCI 1.1 referrer of it, and (added by the sign
+//! stage through [`cosign::add_signature`]) the cosign signature tagged
+//! `sha256-<hex>.sig`. Layouts are built in memory and written in one go;
+//! reading verifies every blob's digest.
+
+pub mod cosign;
+mod layout;
+pub mod oci;
+mod sbom;
+mod wasm;
+
+use std::path::Path;
+
+pub use layout::{Layout, LayoutBuilder};
+pub use sbom::{CrateRef, SBOM_MEDIA_TYPE, SbomInput, cyclonedx_json};
+pub use wasm::{WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmArtifact, WasmArtifactInfo, add_wasm_artifact};
+
+use oci::{Descriptor, EMPTY_MEDIA_TYPE, ImageManifest};
+
+/// Why packaging or reading a package failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// File I/O failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// Where.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Content does not hash to its digest.
+    #[error("{what}: digest mismatch (expected {expected}, found {actual}); the content was modified")]
+    DigestMismatch {
+        /// What was checked.
+        what: String,
+        /// The recorded digest.
+        expected: String,
+        /// The content's digest.
+        actual: String,
+    },
+    /// Malformed content.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl PackageError {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> PackageError {
+        PackageError::Io {
+            action,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Attaches `sbom` to `subject` as an OCI 1.1 referrer with artifactType
+/// `application/vnd.cyclonedx+json`.
+pub fn add_sbom_referrer(layout: &mut LayoutBuilder, subject: &Descriptor, sbom: Vec<u8>) -> Descriptor {
+    let config = layout.add_blob(EMPTY_MEDIA_TYPE, b"{}".to_vec());
+    let mut layer = layout.add_blob(SBOM_MEDIA_TYPE, sbom);
+    layer
+        .annotations
+        .insert("org.opencontainers.image.title".into(), "sbom.cdx.json".into());
+    let mut manifest = ImageManifest::new(config, vec![layer]);
+    manifest.artifact_type = Some(SBOM_MEDIA_TYPE.to_string());
+    let mut subject = subject.clone();
+    subject.annotations.clear();
+    subject.artifact_type = None;
+    manifest.subject = Some(subject);
+    layout.add_manifest(&manifest, None)
+}

@@ -15,7 +15,7 @@ mod payload;
 
 pub use keyref::KeyRef;
 pub use keys::{KeyPair, PrivateKey, PublicKey, generate_key_pair};
-pub use payload::{SimpleSigning, SIMPLE_SIGNING_MEDIA_TYPE, SIGNATURE_ANNOTATION};
+pub use payload::SimpleSigning;
 
 /// Why a key could not be loaded or a signature made or checked.
 #[derive(Debug, thiserror::Error)]

@@ -5,11 +5,6 @@ use serde_json::Value;
 
 use crate::SignError;
 
-/// Media type of the signature layer.
-pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-/// Annotation carrying the base64 signature on that layer.
-pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-
 /// `{"critical": {...}, "optional": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimpleSigning {

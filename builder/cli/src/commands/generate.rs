@@ -38,7 +38,7 @@ impl Opts {
         aip_compile::write_crate(&rendered.files, &out).map_err(internal)?;
         progress.note(&format!("{} files -> {} in {:.2}s", rendered.files.len(), out.display(), progress.stage_secs()));
         match self.format {
-            Format::Json => println!(
+            Format::Json => crate::outln!(
                 "{}",
                 json!({
                     "name": api.name,
@@ -48,7 +48,7 @@ impl Opts {
                     "warnings": ingested.warnings,
                 })
             ),
-            Format::Text => println!("generated {} ({} operations) in {}", api.name, api.operations.len(), out.display()),
+            Format::Text => crate::outln!("generated {} ({} operations) in {}", api.name, api.operations.len(), out.display()),
         }
         Ok(())
     }

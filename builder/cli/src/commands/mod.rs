@@ -1,6 +1,11 @@
 //! One module per subcommand, each an `Opts` with a `run()`.
 
+pub mod build;
+pub mod describe;
 pub mod generate;
+pub mod invoke;
+pub mod keygen;
+pub mod verify;
 
 use clap::Subcommand;
 
@@ -9,15 +14,30 @@ use crate::exit::CliError;
 /// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {
-    /// Render the adapter crate for a spec (no compile).
+    /// Build a signed module from a spec: ingest, render, compile, package, sign, register.
+    Build(build::Opts),
+    /// Render the adapter crate for a spec without compiling it.
     Generate(generate::Opts),
+    /// Verify a module's signature, digests and SBOM binding.
+    Verify(verify::Opts),
+    /// List a module's or a spec's operations.
+    Describe(describe::Opts),
+    /// Call one operation of a module in the embedded wasmtime host.
+    Invoke(invoke::Opts),
+    /// Write a cosign-compatible key pair (cosign.key, cosign.pub).
+    Keygen(keygen::Opts),
 }
 
 impl Command {
     /// Runs the subcommand.
     pub fn run(self) -> Result<(), CliError> {
         match self {
+            Command::Build(opts) => opts.run(),
             Command::Generate(opts) => opts.run(),
+            Command::Verify(opts) => opts.run(),
+            Command::Describe(opts) => opts.run(),
+            Command::Invoke(opts) => opts.run(),
+            Command::Keygen(opts) => opts.run(),
         }
     }
 }

@@ -117,6 +117,7 @@ pub fn build(
         (Some(spec), Some(value)) => {
             let (content_type, bytes) = encode_body(spec, &value)?;
             headers.push(("content-type".into(), content_type));
+            headers.push(("content-length".into(), bytes.len().to_string()));
             Some(bytes)
         }
         (Some(spec), None) if spec.required => {

@@ -1,0 +1,125 @@
+//! `aip-builder build <SPEC> [--name N] [--version SEMVER] [--target wasm] [--key KEYREF] [--out DIR]`
+
+use std::path::PathBuf;
+
+use aip_ingest::{IngestOptions, Limits, RawSpec, SpecSource};
+use aip_pipeline::{BuildRequest, Observer, Stage};
+use aip_register::Resources;
+use aip_sign::KeyRef;
+use clap::Args;
+use serde_json::json;
+
+use crate::exit::{CliError, internal, user};
+use crate::password::password_from_env;
+use crate::progress::{Format, Progress};
+use crate::spec_args::{SpecArgs, Target};
+
+/// Build a signed, SBOM-carrying module from a spec.
+#[derive(Debug, Args)]
+pub struct Opts {
+    #[command(flatten)]
+    spec: SpecArgs,
+    /// Module version (semver).
+    #[arg(long, default_value = "0.1.0")]
+    version: String,
+    /// What to build.
+    #[arg(long, value_enum, default_value_t)]
+    target: Target,
+    /// Signing key: a cosign.key path or env://VAR (password in COSIGN_PASSWORD).
+    #[arg(long, default_value = "cosign.key")]
+    key: String,
+    /// Folder modules are registered in.
+    #[arg(long, default_value = "modules")]
+    out: PathBuf,
+    /// Also write the generated sources here.
+    #[arg(long)]
+    generated: Option<PathBuf>,
+    /// CPU request written into the manifest (Kubernetes notation).
+    #[arg(long, default_value = "250m")]
+    cpu: String,
+    /// Memory limit written into the manifest and enforced by `invoke`.
+    #[arg(long, default_value = "128Mi")]
+    memory: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+struct ProgressObserver<'a>(&'a mut Progress);
+
+impl Observer for ProgressObserver<'_> {
+    fn stage(&mut self, stage: Stage, detail: &str) {
+        self.0.stage(stage.name(), detail);
+    }
+    fn line(&mut self, line: &str) {
+        self.0.tool_line(line);
+    }
+    fn warn(&mut self, warning: &str) {
+        self.0.warn(warning);
+    }
+}
+
+impl Opts {
+    /// Runs the command.
+    pub fn run(self) -> Result<(), CliError> {
+        self.target.require_supported()?;
+        let mut progress = Progress::new(self.format);
+        let key = KeyRef::parse(&self.key).map_err(user)?;
+        let password = password_from_env()?;
+        let limits = Limits {
+            max_spec_bytes: self.spec.max_spec_bytes,
+            ..Limits::default()
+        };
+        let spec = RawSpec::read(SpecSource::from_arg(&self.spec.spec), &limits).map_err(user)?;
+        let request = BuildRequest {
+            spec,
+            ingest: IngestOptions {
+                name: self.spec.name.clone(),
+                limits,
+                allow_dangling_refs: self.spec.allow_dangling_refs,
+            },
+            version: self.version.clone(),
+            key,
+            password,
+            modules_dir: self.out.clone(),
+            generated_dir: self.generated.clone(),
+            resources: Resources {
+                cpu: self.cpu.clone(),
+                memory: self.memory.clone(),
+            },
+            cache: aip_compile::CacheDirs::from_env(),
+        };
+        let built = aip_pipeline::build_module(request, &mut ProgressObserver(&mut progress)).map_err(|e| {
+            if e.is_user_error() { user(e) } else { internal(e) }
+        })?;
+        let m = &built.manifest;
+        match self.format {
+            Format::Json => crate::outln!(
+                "{}",
+                json!({
+                    "name": m.metadata.name,
+                    "version": m.metadata.version,
+                    "dir": built.dir,
+                    "artifact_digest": m.artifact.digest,
+                    "component_size": built.component_size,
+                    "sbom_digest": m.sbom.digest,
+                    "intents": m.intents.len(),
+                    "net": m.permissions.net,
+                    "warnings": built.warnings,
+                    "seconds": progress.total_secs(),
+                })
+            ),
+            Format::Text => crate::outln!(
+                "built {} {} -> {} ({} intents, component {} bytes, artifact {}) in {:.1}s",
+                m.metadata.name,
+                m.metadata.version,
+                built.dir.display(),
+                m.intents.len(),
+                built.component_size,
+                m.artifact.digest,
+                progress.total_secs()
+            ),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! `aip-builder invoke <MODULE_DIR> <OPERATION> --input JSON [--credential scheme=value]... [--server URL]`
+
+use std::path::PathBuf;
+
+use aip_host::{AllowList, CallContext, Credential, HostOptions, LoadedComponent};
+use aip_sign::{KeyRef, PublicKey};
+use clap::Args;
+use serde_json::json;
+
+use crate::exit::{CliError, ErrorKind, internal, user};
+use crate::progress::Format;
+
+/// Call one operation of a module in the embedded wasmtime host. Outgoing
+/// requests may reach only the hosts in the manifest's permissions.net,
+/// plus the --server override.
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// The module folder.
+    module: PathBuf,
+    /// Operation id (operationId, or the derived id `describe` shows).
+    operation: String,
+    /// Input JSON: the operation's parameters by name, plus `body`.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// A credential for a security scheme: `scheme=value` (basic: `user:password`; bearer/oauth2/openIdConnect: the token).
+    #[arg(long = "credential", value_name = "SCHEME=VALUE")]
+    credentials: Vec<String>,
+    /// Replace the spec's server URL entirely (base path included).
+    #[arg(long)]
+    server: Option<String>,
+    /// Verify the module with this public key before running it.
+    #[arg(long)]
+    key: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl Opts {
+    /// Runs the command.
+    pub fn run(self) -> Result<(), CliError> {
+        if let Some(key) = &self.key {
+            let key_ref = KeyRef::parse(key).map_err(user)?;
+            let public = PublicKey::from_pem(&key_ref.read().map_err(user)?, &key_ref.display()).map_err(user)?;
+            aip_register::verify_module(&self.module, &public).map_err(user)?;
+        }
+        let module = aip_register::open_module(&self.module).map_err(user)?;
+        let mut allow = AllowList::new(module.manifest.permissions.net.clone());
+        if let Some(server) = &self.server {
+            let authority = aip_ir::authority_of(server)
+                .ok_or_else(|| user(anyhow::anyhow!("--server {server:?} is not an absolute http(s) URL")))?;
+            allow.push(&authority);
+        }
+        let mut credentials = Vec::new();
+        for c in &self.credentials {
+            let (scheme, value) = c
+                .split_once('=')
+                .ok_or_else(|| user(anyhow::anyhow!("--credential {c:?}: expected scheme=value")))?;
+            credentials.push(Credential {
+                scheme: scheme.to_string(),
+                value: value.to_string(),
+            });
+        }
+        let loaded = LoadedComponent::new(&module.wasm).map_err(internal)?;
+        let mut adapter = loaded
+            .instantiate(&HostOptions {
+                allow,
+                max_memory_bytes: module.manifest.resources.memory_bytes().unwrap_or(128 << 20),
+            })
+            .map_err(internal)?;
+        let ctx = CallContext {
+            credentials,
+            server_url: self.server.clone(),
+            request_id: None,
+        };
+        match adapter.invoke(&self.operation, &self.input, &ctx).map_err(internal)? {
+            Ok(output) => {
+                match self.format {
+                    Format::Json => crate::outln!("{}", json!({"ok": true, "output": serde_json::from_str::<serde_json::Value>(&output).unwrap_or(serde_json::Value::String(output))})),
+                    Format::Text => crate::outln!("{output}"),
+                }
+                Ok(())
+            }
+            Err(err) => {
+                let kind = aip_host::adapter_error_kind(&err);
+                let message = aip_host::describe_adapter_error(&err);
+                if self.format == Format::Json {
+                    let mut error = json!({"kind": kind, "message": message});
+                    if let aip_host::AdapterError::Vendor(v) = &err {
+                        error["status"] = json!(v.status);
+                        error["body"] = json!(v.body);
+                    }
+                    crate::outln!("{}", json!({"ok": false, "error": error}));
+                }
+                let class = if kind == "transport" { ErrorKind::Internal } else { ErrorKind::User };
+                Err(CliError {
+                    kind: class,
+                    error: anyhow::anyhow!("{}: {message}", self.operation),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! OCI image layouts: built in memory, written in one go, read back with
+//! every blob's digest checked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::oci::{Descriptor, INDEX_MEDIA_TYPE, ImageIndex, ImageManifest, MANIFEST_MEDIA_TYPE, REF_NAME, sha256_digest};
+use crate::PackageError;
+
+/// An image layout under construction.
+#[derive(Debug, Clone, Default)]
+pub struct LayoutBuilder {
+    blobs: BTreeMap<String, Vec<u8>>,
+    index: Vec<Descriptor>,
+}
+
+impl LayoutBuilder {
+    /// An empty layout.
+    pub fn new() -> LayoutBuilder {
+        LayoutBuilder::default()
+    }
+
+    /// Adds a blob and returns its descriptor.
+    pub fn add_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> Descriptor {
+        let desc = Descriptor::of(media_type, &bytes);
+        self.blobs.insert(desc.digest.clone(), bytes);
+        desc
+    }
+
+    /// Adds a manifest blob and lists it in `index.json`, tagged `tag` if given.
+    pub fn add_manifest(&mut self, manifest: &ImageManifest, tag: Option<&str>) -> Descriptor {
+        let mut desc = self.add_blob(MANIFEST_MEDIA_TYPE, manifest.to_bytes());
+        desc.artifact_type = manifest.artifact_type.clone();
+        let mut entry = desc.clone();
+        if let Some(tag) = tag {
+            entry.annotations.insert(REF_NAME.to_string(), tag.to_string());
+        }
+        self.index.push(entry);
+        desc
+    }
+
+    /// The `index.json` bytes.
+    pub fn index_bytes(&self) -> Vec<u8> {
+        let index = ImageIndex {
+            schema_version: 2,
+            media_type: INDEX_MEDIA_TYPE.to_string(),
+            manifests: self.index.clone(),
+        };
+        serde_json::to_vec_pretty(&index).unwrap_or_default()
+    }
+
+    /// Writes the layout into `dir` (created; must not hold another layout).
+    pub fn write(&self, dir: &Path) -> Result<(), PackageError> {
+        let blobs = dir.join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs).map_err(|e| PackageError::io("create", &blobs, e))?;
+        for (digest, bytes) in &self.blobs {
+            let path = blobs.join(digest.trim_start_matches("sha256:"));
+            std::fs::write(&path, bytes).map_err(|e| PackageError::io("write", &path, e))?;
+        }
+        let layout = dir.join("oci-layout");
+        std::fs::write(&layout, b"{\"imageLayoutVersion\":\"1.0.0\"}")
+            .map_err(|e| PackageError::io("write", &layout, e))?;
+        let index = dir.join("index.json");
+        std::fs::write(&index, self.index_bytes()).map_err(|e| PackageError::io("write", &index, e))?;
+        Ok(())
+    }
+}
+
+/// An image layout on disk, opened for reading.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    dir: PathBuf,
+    /// The parsed `index.json`.
+    pub index: ImageIndex,
+}
+
+impl Layout {
+    /// Opens the layout in `dir`.
+    pub fn open(dir: &Path) -> Result<Layout, PackageError> {
+        let marker = dir.join("oci-layout");
+        let marker_text = std::fs::read_to_string(&marker).map_err(|e| PackageError::io("read", &marker, e))?;
+        if !marker_text.contains("imageLayoutVersion") {
+            return Err(PackageError::Invalid(format!("{} is not an OCI layout marker", marker.display())));
+        }
+        let index_path = dir.join("index.json");
+        let bytes = std::fs::read(&index_path).map_err(|e| PackageError::io("read", &index_path, e))?;
+        let index: ImageIndex = serde_json::from_slice(&bytes)
+            .map_err(|e| PackageError::Invalid(format!("{}: {e}", index_path.display())))?;
+        Ok(Layout {
+            dir: dir.to_path_buf(),
+            index,
+        })
+    }
+
+    /// A blob's bytes, refused unless they hash to `digest`.
+    pub fn blob(&self, digest: &str) -> Result<Vec<u8>, PackageError> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| PackageError::Invalid(format!("unsupported digest {digest:?}")))?;
+        let path = self.dir.join("blobs").join("sha256").join(hex);
+        let bytes = std::fs::read(&path).map_err(|e| PackageError::io("read", &path, e))?;
+        let actual = sha256_digest(&bytes);
+        if actual != digest {
+            return Err(PackageError::DigestMismatch {
+                what: format!("blob {}", path.display()),
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// A manifest by digest.
+    pub fn manifest(&self, digest: &str) -> Result<ImageManifest, PackageError> {
+        let bytes = self.blob(digest)?;
+        serde_json::from_slice(&bytes).map_err(|e| PackageError::Invalid(format!("manifest {digest}: {e}")))
+    }
+
+    /// The index entry tagged `tag`.
+    pub fn tagged(&self, tag: &str) -> Option<&Descriptor> {
+        self.index
+            .manifests
+            .iter()
+            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(tag))
+    }
+
+    /// Index entries whose manifest names `subject` as its subject.
+    pub fn referrers(&self, subject: &str) -> Result<Vec<(Descriptor, ImageManifest)>, PackageError> {
+        let mut out = Vec::new();
+        for desc in &self.index.manifests {
+            let manifest = self.manifest(&desc.digest)?;
+            if manifest.subject.as_ref().map(|s| s.digest.as_str()) == Some(subject) {
+                out.push((desc.clone(), manifest));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,336 @@
+//! The build pipeline, top to bottom. [`build_module`] runs it:
+//!
+//! 1. **Ingest** (`aip-ingest`): read the spec under size limits, resolve
+//!    `$ref`s inside its folder, lower it into the IR (`aip-ir`).
+//! 2. **Key**: load the signing key now, so a wrong password fails before
+//!    minutes of compiling.
+//! 3. **Render** (`aip-render`): IR -> adapter crate files (pure).
+//! 4. **Compile** (`aip-compile`): `cargo build --target wasm32-wasip2
+//!    --locked --offline` against the pinned dependency set.
+//! 5. **Package** (`aip-package`): the component as a CNCF Wasm OCI artifact,
+//!    its CycloneDX SBOM as an OCI 1.1 referrer.
+//! 6. **Manifest** (`aip-register`): `manifest.yaml`, validated against its
+//!    schema.
+//! 7. **Sign** (`aip-sign`): a cosign simple-signing payload over the
+//!    artifact digest that also binds the manifest and SBOM digests.
+//! 8. **Register** (`aip-register`): the module folder, swapped into
+//!    `modules/<name>` in one rename.
+//!
+//! Nothing reaches `modules/` before step 8, so any earlier failure leaves
+//! it exactly as it was.
+
+use std::path::PathBuf;
+
+use aip_ingest::{IngestError, IngestOptions, RawSpec};
+use aip_ir::Api;
+use aip_package::oci::sha256_digest;
+use aip_package::{CrateRef, LayoutBuilder, SbomInput, WasmArtifactInfo};
+use aip_register::{
+    Artifact, Builder, Intent, Layer, MANIFEST_DIGEST_CLAIM, Metadata, ModuleManifest, Permissions, Resources, Runtime,
+    SBOM_DIGEST_CLAIM, SbomRef, SignatureRef, Source, StagedModule, Vendor,
+};
+use aip_sign::{KeyRef, PrivateKey, SimpleSigning};
+use base64::Engine;
+
+/// aip-builder's version, recorded in every artifact.
+pub const BUILDER_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The WIT world adapters target.
+pub const ADAPTER_WORLD: &str = "aip:adapter/adapter@0.1.0";
+
+/// A pipeline stage, for progress reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading and lowering the spec.
+    Ingest,
+    /// Loading the signing key.
+    Key,
+    /// Rendering sources.
+    Render,
+    /// Compiling the component.
+    Compile,
+    /// Building the OCI layout and SBOM.
+    Package,
+    /// Signing.
+    Sign,
+    /// Writing the module folder.
+    Register,
+}
+
+impl Stage {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Key => "key",
+            Stage::Render => "render",
+            Stage::Compile => "compile",
+            Stage::Package => "package",
+            Stage::Sign => "sign",
+            Stage::Register => "register",
+        }
+    }
+}
+
+/// Receives progress.
+pub trait Observer {
+    /// A stage starts.
+    fn stage(&mut self, stage: Stage, detail: &str);
+    /// A line of tool output or a note.
+    fn line(&mut self, line: &str);
+    /// A warning for the user.
+    fn warn(&mut self, warning: &str);
+}
+
+/// Why a build failed, by stage.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The spec is bad.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    /// The signing key is unusable.
+    #[error(transparent)]
+    Sign(#[from] aip_sign::SignError),
+    /// A bad argument.
+    #[error("{0}")]
+    Argument(String),
+    /// Rendering failed (a bug).
+    #[error(transparent)]
+    Render(#[from] aip_render::RenderError),
+    /// Compiling failed.
+    #[error(transparent)]
+    Compile(#[from] aip_compile::CompileError),
+    /// The compiled component does not load.
+    #[error(transparent)]
+    Host(#[from] aip_host::HostError),
+    /// Packaging failed.
+    #[error(transparent)]
+    Package(#[from] aip_package::PackageError),
+    /// Writing the module failed.
+    #[error(transparent)]
+    Register(#[from] aip_register::RegisterError),
+}
+
+impl PipelineError {
+    /// Whether the user's input (spec, key, arguments) is at fault.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, PipelineError::Ingest(_) | PipelineError::Sign(_) | PipelineError::Argument(_))
+    }
+}
+
+/// What to build.
+pub struct BuildRequest {
+    /// The spec, read.
+    pub spec: RawSpec,
+    /// Ingest options (name, limits).
+    pub ingest: IngestOptions,
+    /// Module version.
+    pub version: String,
+    /// Signing key reference.
+    pub key: KeyRef,
+    /// Password of the signing key.
+    pub password: zeroize::Zeroizing<Vec<u8>>,
+    /// Where modules live (`modules/`).
+    pub modules_dir: PathBuf,
+    /// Where to also write the generated sources, if anywhere.
+    pub generated_dir: Option<PathBuf>,
+    /// Resource requests written into the manifest.
+    pub resources: Resources,
+    /// Shared build cache.
+    pub cache: aip_compile::CacheDirs,
+}
+
+/// A registered module.
+#[derive(Debug, Clone)]
+pub struct BuiltModule {
+    /// The module folder.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: ModuleManifest,
+    /// Component size in bytes.
+    pub component_size: u64,
+    /// Ingest warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Runs the whole pipeline.
+pub fn build_module(req: BuildRequest, observer: &mut dyn Observer) -> Result<BuiltModule, PipelineError> {
+    let version = semver::Version::parse(&req.version)
+        .map_err(|e| PipelineError::Argument(format!("invalid --version {:?}: {e}; use semver like 1.2.3", req.version)))?
+        .to_string();
+
+    observer.stage(Stage::Ingest, &req.spec.source.location());
+    let ingested = aip_ingest::lower(&req.spec, &req.ingest)?;
+    for w in &ingested.warnings {
+        observer.warn(w);
+    }
+    let api = ingested.api;
+    observer.line(&format!("{} operations, {} schemas ({})", api.operations.len(), api.schemas.len(), api.source.format.as_str()));
+
+    observer.stage(Stage::Key, &req.key.display());
+    let key = PrivateKey::from_cosign_pem(&req.key.read()?, &req.password, &req.key.display())?;
+
+    observer.stage(Stage::Render, "wasm-component templates");
+    let rendered = aip_render::render_wasm(&api)?;
+    if let Some(dir) = &req.generated_dir {
+        aip_compile::write_crate(&rendered.files, dir)?;
+        observer.line(&format!("sources -> {}", dir.display()));
+    }
+
+    observer.stage(Stage::Compile, "cargo build --release --target wasm32-wasip2");
+    let compiled = aip_compile::compile_wasm(
+        &rendered.files,
+        aip_compile::BuildOptions {
+            cache: req.cache.clone(),
+            progress: &mut |line: &str| observer.line(line),
+        },
+    )?;
+    let component_size = compiled.wasm.len() as u64;
+    observer.line(&format!("component: {component_size} bytes"));
+
+    observer.stage(Stage::Package, "OCI layout + CycloneDX SBOM");
+    let (imports, exports) = aip_host::LoadedComponent::new(&compiled.wasm)?.interface();
+    let mut layout = LayoutBuilder::new();
+    let component_digest = sha256_digest(&compiled.wasm);
+    let artifact = aip_package::add_wasm_artifact(
+        &mut layout,
+        compiled.wasm,
+        &WasmArtifactInfo {
+            name: api.name.clone(),
+            version: version.clone(),
+            description: description(&api),
+            world: ADAPTER_WORLD.into(),
+            imports,
+            exports,
+            spec_digest: api.source.digest.clone(),
+            builder_version: BUILDER_VERSION.into(),
+        },
+    );
+    let crates: Vec<CrateRef> = compiled
+        .crates
+        .iter()
+        .map(|(name, version)| CrateRef {
+            name: name.clone(),
+            version: version.clone(),
+        })
+        .collect();
+    let sbom = aip_package::cyclonedx_json(&SbomInput {
+        module: &api.name,
+        version: &version,
+        component_digest: &component_digest,
+        crates: &crates,
+        cargo_lock: &compiled.cargo_lock,
+        spec_location: &api.source.location,
+        spec_digest: &api.source.digest,
+        builder_version: BUILDER_VERSION,
+    })?;
+    let referrer = aip_package::add_sbom_referrer(&mut layout, &artifact.manifest, sbom.clone());
+
+    let manifest = module_manifest(&api, &version, &req.resources, &artifact, &sbom, &referrer.digest);
+    let manifest_yaml = manifest.to_yaml()?;
+
+    observer.stage(Stage::Sign, "cosign simple signing, ECDSA P-256");
+    let mut claims = serde_json::Map::new();
+    claims.insert(MANIFEST_DIGEST_CLAIM.into(), sha256_digest(&manifest_yaml).into());
+    claims.insert(SBOM_DIGEST_CLAIM.into(), sha256_digest(&sbom).into());
+    claims.insert("dev.aip.module".into(), format!("{}@{version}", api.name).into());
+    let payload = SimpleSigning::new(&format!("aip.local/{}", api.name), &artifact.manifest.digest, claims).to_bytes();
+    let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
+    aip_package::cosign::add_signature(&mut layout, &artifact.manifest, payload, &signature);
+
+    observer.stage(Stage::Register, &req.modules_dir.join(&api.name).display().to_string());
+    let dir = aip_register::register(
+        &req.modules_dir,
+        &StagedModule {
+            name: api.name.clone(),
+            layout,
+            manifest_yaml,
+            sbom,
+        },
+    )?;
+    Ok(BuiltModule {
+        dir,
+        manifest,
+        component_size,
+        warnings: ingested.warnings,
+    })
+}
+
+fn description(api: &Api) -> String {
+    format!("AIP adapter for {} {}", api.title, api.api_version).trim().to_string()
+}
+
+fn module_manifest(
+    api: &Api,
+    version: &str,
+    resources: &Resources,
+    artifact: &aip_package::WasmArtifact,
+    sbom: &[u8],
+    referrer: &str,
+) -> ModuleManifest {
+    ModuleManifest {
+        api_version: "aip.dev/v1".into(),
+        kind: "Module".into(),
+        metadata: Metadata {
+            name: api.name.clone(),
+            version: version.to_string(),
+            description: description(api),
+            vendor: Vendor {
+                title: api.title.clone(),
+                api_version: api.api_version.clone(),
+            },
+            source: Source {
+                format: api.source.format.as_str().into(),
+                digest: api.source.digest.clone(),
+                location: api.source.location.clone(),
+            },
+            builder: Builder {
+                name: "aip-builder".into(),
+                version: BUILDER_VERSION.into(),
+            },
+        },
+        runtime: Runtime {
+            kind: "wasm".into(),
+            wasi: true,
+            world: ADAPTER_WORLD.into(),
+        },
+        resources: resources.clone(),
+        permissions: Permissions {
+            fs: "none".into(),
+            net: api.vendor_hosts(),
+        },
+        intents: api
+            .operations
+            .iter()
+            .map(|op| Intent {
+                name: op.intent.clone(),
+                operation: op.id.clone(),
+                method: op.method.as_str().into(),
+                path: op.path.clone(),
+                summary: op.summary.clone(),
+            })
+            .collect(),
+        artifact: Artifact {
+            layout: "oci".into(),
+            tag: version.to_string(),
+            media_type: aip_package::oci::MANIFEST_MEDIA_TYPE.into(),
+            digest: artifact.manifest.digest.clone(),
+            layer: Layer {
+                media_type: aip_package::WASM_LAYER_MEDIA_TYPE.into(),
+                digest: artifact.layer.digest.clone(),
+                size: artifact.layer.size,
+            },
+        },
+        sbom: SbomRef {
+            path: "sbom.cdx.json".into(),
+            format: "CycloneDX".into(),
+            spec_version: "1.5".into(),
+            digest: sha256_digest(sbom),
+            referrer: referrer.to_string(),
+        },
+        signature: SignatureRef {
+            format: "cosign".into(),
+            tag: aip_package::cosign::signature_tag(&artifact.manifest.digest),
+            algorithm: "ecdsa-p256-sha256".into(),
+        },
+    }
+}

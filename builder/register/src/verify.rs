@@ -1,0 +1,178 @@
+//! Verifying a registered module: signature, digests, SBOM binding.
+
+use std::path::Path;
+
+use aip_package::cosign::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, signature_tag};
+use aip_package::oci::sha256_digest;
+use aip_package::{Layout, SBOM_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+use aip_sign::{PublicKey, SimpleSigning};
+use base64::Engine;
+use serde::Serialize;
+
+use crate::manifest::ModuleManifest;
+use crate::{MANIFEST_DIGEST_CLAIM, RegisterError, SBOM_DIGEST_CLAIM};
+
+/// One passed check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// Details (digests).
+    pub detail: String,
+}
+
+/// The outcome of a successful verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// Module name.
+    pub name: String,
+    /// Module version.
+    pub version: String,
+    /// The signed artifact manifest digest.
+    pub artifact_digest: String,
+    /// Every check that passed, in order.
+    pub checks: Vec<Check>,
+}
+
+/// Verifies the module folder `dir` with `key`. The first failed check is
+/// the error; it names what does not match.
+pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, RegisterError> {
+    let fail = |msg: String| RegisterError::Verify(msg);
+    let mut checks = Vec::new();
+
+    let manifest_path = dir.join("manifest.yaml");
+    let manifest_bytes = std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
+    let manifest = ModuleManifest::from_yaml(&manifest_bytes)?;
+    let manifest_digest = sha256_digest(&manifest_bytes);
+    checks.push(Check {
+        name: "manifest.yaml matches the AIP manifest schema",
+        detail: manifest_digest.clone(),
+    });
+
+    let layout = Layout::open(&dir.join("oci"))?;
+    let artifact_digest = manifest.artifact.digest.clone();
+
+    // 1. The signature, stored where cosign stores it.
+    let sig_tag = signature_tag(&artifact_digest);
+    if manifest.signature.tag != sig_tag {
+        return Err(fail(format!(
+            "manifest.yaml names signature tag {} but the artifact's is {sig_tag}",
+            manifest.signature.tag
+        )));
+    }
+    let sig_desc = layout
+        .tagged(&sig_tag)
+        .ok_or_else(|| fail(format!("no signature: the layout has no {sig_tag} tag (module is unsigned)")))?;
+    let sig_manifest = layout.manifest(&sig_desc.digest)?;
+    let sig_layer = sig_manifest
+        .layers
+        .iter()
+        .find(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
+        .ok_or_else(|| fail("signature manifest has no simple-signing layer".into()))?;
+    let sig_b64 = sig_layer
+        .annotations
+        .get(SIGNATURE_ANNOTATION)
+        .ok_or_else(|| fail(format!("signature layer has no {SIGNATURE_ANNOTATION} annotation")))?;
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(sig_b64)
+        .map_err(|_| fail("signature annotation is not base64".into()))?;
+    let payload_bytes = layout.blob(&sig_layer.digest)?;
+    key.verify(&payload_bytes, &sig)
+        .map_err(|_| fail("the signature does not verify with the given public key (wrong key, or the payload was altered)".into()))?;
+    checks.push(Check {
+        name: "cosign signature verifies with the public key",
+        detail: sig_desc.digest.clone(),
+    });
+
+    // 2. What the signature covers.
+    let payload = SimpleSigning::from_bytes(&payload_bytes).map_err(|e| fail(e.to_string()))?;
+    if payload.critical.image.docker_manifest_digest != artifact_digest {
+        return Err(fail(format!(
+            "the signature covers {} but manifest.yaml names artifact {artifact_digest}",
+            payload.critical.image.docker_manifest_digest
+        )));
+    }
+    if payload.optional_str(MANIFEST_DIGEST_CLAIM) != Some(manifest_digest.as_str()) {
+        return Err(fail(format!(
+            "manifest.yaml was modified after signing (its digest is {manifest_digest}, the signature covers {})",
+            payload.optional_str(MANIFEST_DIGEST_CLAIM).unwrap_or("none")
+        )));
+    }
+    checks.push(Check {
+        name: "signature covers the artifact and manifest.yaml",
+        detail: artifact_digest.clone(),
+    });
+
+    // 3. The artifact and its component layer.
+    let tagged = layout
+        .tagged(&manifest.artifact.tag)
+        .ok_or_else(|| fail(format!("the layout has no tag {}", manifest.artifact.tag)))?;
+    if tagged.digest != artifact_digest {
+        return Err(fail(format!(
+            "tag {} points at {} but manifest.yaml names {artifact_digest}",
+            manifest.artifact.tag, tagged.digest
+        )));
+    }
+    let artifact = layout.manifest(&artifact_digest)?;
+    let layer = artifact
+        .layers
+        .iter()
+        .find(|l| l.media_type == WASM_LAYER_MEDIA_TYPE)
+        .ok_or_else(|| fail("artifact has no application/wasm layer".into()))?;
+    if layer.digest != manifest.artifact.layer.digest || layer.size != manifest.artifact.layer.size {
+        return Err(fail(format!(
+            "artifact layer {} ({} bytes) differs from manifest.yaml's {} ({} bytes)",
+            layer.digest, layer.size, manifest.artifact.layer.digest, manifest.artifact.layer.size
+        )));
+    }
+    let wasm = layout.blob(&layer.digest)?;
+    layout.blob(&artifact.config.digest)?;
+    checks.push(Check {
+        name: "component and config blobs match their digests",
+        detail: layer.digest.clone(),
+    });
+
+    // 4. The SBOM: signed, attached as a referrer, and about this component.
+    let sbom_path = dir.join("sbom.cdx.json");
+    let sbom_bytes = std::fs::read(&sbom_path).map_err(|e| RegisterError::io("read", &sbom_path, e))?;
+    let sbom_digest = sha256_digest(&sbom_bytes);
+    if sbom_digest != manifest.sbom.digest || payload.optional_str(SBOM_DIGEST_CLAIM) != Some(sbom_digest.as_str()) {
+        return Err(fail(format!(
+            "sbom.cdx.json was modified (its digest is {sbom_digest}, manifest.yaml names {})",
+            manifest.sbom.digest
+        )));
+    }
+    let referrers = layout.referrers(&artifact_digest)?;
+    let (_, referrer) = referrers
+        .iter()
+        .find(|(d, _)| d.digest == manifest.sbom.referrer)
+        .ok_or_else(|| fail(format!("the SBOM referrer {} is not attached to the artifact", manifest.sbom.referrer)))?;
+    if referrer.artifact_type.as_deref() != Some(SBOM_MEDIA_TYPE)
+        || !referrer.layers.iter().any(|l| l.digest == sbom_digest)
+    {
+        return Err(fail("the SBOM referrer in the layout does not carry sbom.cdx.json".into()));
+    }
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&sbom_bytes).map_err(|e| fail(format!("sbom.cdx.json is not JSON: {e}")))?;
+    let component_hash = sbom
+        .pointer("/metadata/component/hashes/0/content")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let wasm_hex = sha256_digest(&wasm);
+    if format!("sha256:{component_hash}") != wasm_hex {
+        return Err(fail(format!(
+            "the SBOM describes component sha256:{component_hash}, not this one ({wasm_hex})"
+        )));
+    }
+    checks.push(Check {
+        name: "SBOM is signed, attached as a referrer and describes this component",
+        detail: sbom_digest,
+    });
+
+    Ok(VerifyReport {
+        name: manifest.metadata.name,
+        version: manifest.metadata.version,
+        artifact_digest,
+        checks,
+    })
+}

@@ -1,1 +1,22 @@
-//! suite
+//! The aip-builder test suite: golden sources, end-to-end builds and calls
+//! against a fake vendor, verification and tampering, and bad input.
+//!
+//! Every test drives the real `aip-builder` binary or the real pipeline
+//! crates; the only stand-in is the vendor's HTTP server.
+
+mod support;
+
+mod bad_input;
+mod e2e;
+mod golden;
+mod runtime_unit;
+mod verify;
+
+// The adapter runtime's request builder is plain Rust with no WASI
+// dependency, so it is compiled natively here and unit-tested directly.
+#[path = "../../templates/wasm-component/src/runtime/request.rs"]
+#[allow(dead_code)]
+mod request;
+#[path = "../../templates/wasm-component/src/runtime/spec.rs"]
+#[allow(dead_code)]
+mod spec;

@@ -15,8 +15,13 @@ impl CacheDirs {
     pub fn from_env() -> CacheDirs {
         let root = std::env::var_os("AIP_BUILDER_CACHE")
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|p| PathBuf::from(p).join("aip-builder")))
-            .or_else(|| std::env::var_os("HOME").map(|p| PathBuf::from(p).join(".cache").join("aip-builder")))
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|p| PathBuf::from(p).join("aip-builder"))
+            })
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|p| PathBuf::from(p).join(".cache").join("aip-builder"))
+            })
             .unwrap_or_else(|| std::env::temp_dir().join("aip-builder-cache"));
         CacheDirs { root }
     }

@@ -13,6 +13,7 @@
 
 mod cache;
 mod cargo;
+mod component_cache;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -35,7 +36,9 @@ pub enum CompileError {
         source: std::io::Error,
     },
     /// A tool could not be started.
-    #[error("cannot run {tool}: {source}\nhint: aip-builder needs the Rust toolchain (cargo and rustup) on PATH")]
+    #[error(
+        "cannot run {tool}: {source}\nhint: aip-builder needs the Rust toolchain (cargo and rustup) on PATH"
+    )]
     Spawn {
         /// The tool.
         tool: &'static str,
@@ -43,7 +46,9 @@ pub enum CompileError {
         source: std::io::Error,
     },
     /// Provisioning the target or the dependency set failed.
-    #[error("cannot provision {what}: {detail}\nhint: this needs network access once; afterwards builds run offline")]
+    #[error(
+        "cannot provision {what}: {detail}\nhint: this needs network access once; afterwards builds run offline"
+    )]
     Provision {
         /// What was being provisioned.
         what: String,
@@ -51,7 +56,9 @@ pub enum CompileError {
         detail: String,
     },
     /// cargo failed to build the generated crate.
-    #[error("cargo build of the generated adapter failed; the crate is kept at {build_dir} for inspection\nhint: this is a bug in aip-builder or its templates; please report it with the spec\n--- cargo output (last lines) ---\n{output}")]
+    #[error(
+        "cargo build of the generated adapter failed; the crate is kept at {build_dir} for inspection\nhint: this is a bug in aip-builder or its templates; please report it with the spec\n--- cargo output (last lines) ---\n{output}"
+    )]
     Build {
         /// The kept build directory.
         build_dir: PathBuf,
@@ -66,7 +73,14 @@ pub enum CompileError {
     },
 }
 
-pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CompileError + use<> {
+pub(crate) fn io_err(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> CompileError + use<> {
     let path = path.to_path_buf();
-    move |source| CompileError::Io { action, path, source }
+    move |source| CompileError::Io {
+        action,
+        path,
+        source,
+    }
 }

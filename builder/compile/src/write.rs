@@ -9,7 +9,10 @@ use crate::{CompileError, io_err};
 /// written next to `dir` first and then swapped in, so `dir` is never left
 /// half-written and files the new render no longer has disappear.
 pub fn write_crate(files: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<(), CompileError> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io_err("create", parent))?;
     let staging = tempfile::Builder::new()
         .prefix(".aip-render-")
@@ -18,7 +21,9 @@ pub fn write_crate(files: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<(), 
     write_files(files, staging.path())?;
     let old = parent.join(format!(
         ".aip-old-{}",
-        dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
     if dir.exists() {
         if old.exists() {
@@ -35,7 +40,10 @@ pub fn write_crate(files: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<(), 
 }
 
 /// Writes `files` under `dir` (which must exist).
-pub(crate) fn write_files(files: &BTreeMap<String, Vec<u8>>, dir: &Path) -> Result<(), CompileError> {
+pub(crate) fn write_files(
+    files: &BTreeMap<String, Vec<u8>>,
+    dir: &Path,
+) -> Result<(), CompileError> {
     for (rel, contents) in files {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {

@@ -13,7 +13,10 @@ pub struct AllowList {
 impl AllowList {
     /// An allow-list of these entries (case-insensitive).
     pub fn new(entries: impl IntoIterator<Item = String>) -> AllowList {
-        let mut entries: Vec<String> = entries.into_iter().map(|e| e.to_ascii_lowercase()).collect();
+        let mut entries: Vec<String> = entries
+            .into_iter()
+            .map(|e| e.to_ascii_lowercase())
+            .collect();
         entries.sort();
         entries.dedup();
         AllowList { entries }
@@ -87,10 +90,17 @@ impl WasiHttpHooks for AllowHooks {
     > {
         _ = fut;
         let uri = request.uri();
-        let default_port = if uri.scheme_str() == Some("http") { 80 } else { 443 };
+        let default_port = if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        };
         let permitted = uri
             .host()
-            .map(|host| self.allow.permits(host, uri.port_u16().unwrap_or(default_port), default_port))
+            .map(|host| {
+                self.allow
+                    .permits(host, uri.port_u16().unwrap_or(default_port), default_port)
+            })
             .unwrap_or(false);
         if !permitted {
             tracing::warn!(uri = %uri, "outgoing request refused: destination not in the module's permissions");
@@ -101,7 +111,8 @@ impl WasiHttpHooks for AllowHooks {
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
                 res.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                Box::new(io)
+                    as Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
             ))
         })
     }

@@ -93,7 +93,8 @@ impl LoadedComponent {
         let component = Component::new(&engine, wasm).map_err(HostError::Load)?;
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(HostError::Load)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(HostError::Load)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(HostError::Load)?;
         Ok(LoadedComponent {
             engine,
             component,
@@ -104,8 +105,14 @@ impl LoadedComponent {
     /// The names of the component's imports and exports, sorted.
     pub fn interface(&self) -> (Vec<String>, Vec<String>) {
         let ty = self.component.component_type();
-        let mut imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
-        let mut exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let mut imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let mut exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
         imports.sort();
         exports.sort();
         (imports, exports)
@@ -118,12 +125,15 @@ impl LoadedComponent {
             http: WasiHttpCtx::new(),
             hooks: allow::AllowHooks::new(opts.allow.clone()),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new().memory_size(opts.max_memory_bytes).build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(opts.max_memory_bytes)
+                .build(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let exports = bindings::AdapterExports::instantiate(&mut store, &self.component, &self.linker)
-            .map_err(HostError::Instantiate)?;
+        let exports =
+            bindings::AdapterExports::instantiate(&mut store, &self.component, &self.linker)
+                .map_err(HostError::Instantiate)?;
         Ok(Adapter { store, exports })
     }
 }
@@ -137,7 +147,9 @@ pub struct Adapter {
 impl Adapter {
     /// Calls `describe()`.
     pub fn describe(&mut self) -> Result<String, HostError> {
-        self.exports.call_describe(&mut self.store).map_err(HostError::Trap)
+        self.exports
+            .call_describe(&mut self.store)
+            .map_err(HostError::Trap)
     }
 
     /// Calls `invoke()`. The outer error is the host's, the inner the adapter's.
@@ -159,7 +171,11 @@ pub fn describe_adapter_error(error: &AdapterError) -> String {
         AdapterError::UnknownOperation(m) => format!("unknown operation: {m}"),
         AdapterError::InvalidInput(m) => format!("invalid input: {m}"),
         AdapterError::MissingCredential(m) => format!("missing credential: {m}"),
-        AdapterError::Vendor(v) => format!("vendor answered HTTP {}: {}", v.status, truncate(&v.body, 2000)),
+        AdapterError::Vendor(v) => format!(
+            "vendor answered HTTP {}: {}",
+            v.status,
+            truncate(&v.body, 2000)
+        ),
         AdapterError::Transport(m) => format!("transport failure: {m}"),
     }
 }

@@ -172,7 +172,12 @@ impl DocSet {
         format!("{}#{}", self.location(loc.doc), loc.pointer)
     }
 
-    fn load_external(&mut self, at: &Loc, reference: &str, file: &str) -> Result<DocId, IngestError> {
+    fn load_external(
+        &mut self,
+        at: &Loc,
+        reference: &str,
+        file: &str,
+    ) -> Result<DocId, IngestError> {
         let location = self.location(at.doc).to_string();
         let (Some(base), Some(from)) = (self.base.clone(), self.docs[at.doc].path.clone()) else {
             return Err(IngestError::NotSupported(format!(
@@ -188,12 +193,14 @@ impl DocSet {
         }
         let decoded = pointer::percent_decode(file);
         let candidate = from.parent().unwrap_or(&base).join(&decoded);
-        let canonical = candidate.canonicalize().map_err(|e| IngestError::UnresolvedRef {
-            location: location.clone(),
-            pointer: at.pointer.clone(),
-            reference: reference.to_string(),
-            reason: format!("{}: {e}", candidate.display()),
-        })?;
+        let canonical = candidate
+            .canonicalize()
+            .map_err(|e| IngestError::UnresolvedRef {
+                location: location.clone(),
+                pointer: at.pointer.clone(),
+                reference: reference.to_string(),
+                reason: format!("{}: {e}", candidate.display()),
+            })?;
         if !canonical.starts_with(&base) {
             return Err(IngestError::RefEscapes {
                 location,

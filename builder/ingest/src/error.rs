@@ -23,7 +23,9 @@ pub enum IngestError {
         reason: String,
     },
     /// A document is larger than the configured limit.
-    #[error("{location} is larger than the {limit}-byte spec size limit\nhint: raise the limit with --max-spec-bytes if this spec is legitimate")]
+    #[error(
+        "{location} is larger than the {limit}-byte spec size limit\nhint: raise the limit with --max-spec-bytes if this spec is legitimate"
+    )]
     TooLarge {
         /// File, URL or `<stdin>`.
         location: String,
@@ -53,7 +55,9 @@ pub enum IngestError {
         reason: String,
     },
     /// An OpenAPI version this tool does not read.
-    #[error("{location}: unsupported spec version {version:?}; supported are Swagger 2.0, OpenAPI 3.0.x and 3.1.x")]
+    #[error(
+        "{location}: unsupported spec version {version:?}; supported are Swagger 2.0, OpenAPI 3.0.x and 3.1.x"
+    )]
     UnsupportedVersion {
         /// File, URL or `<stdin>`.
         location: String,
@@ -83,7 +87,9 @@ pub enum IngestError {
         reason: String,
     },
     /// A `$ref` to a file outside the spec's folder.
-    #[error("{location}#{pointer}: $ref {reference:?} resolves outside the spec's folder {base}; external references must stay inside it")]
+    #[error(
+        "{location}#{pointer}: $ref {reference:?} resolves outside the spec's folder {base}; external references must stay inside it"
+    )]
     RefEscapes {
         /// Document holding the `$ref`.
         location: String,
@@ -105,7 +111,9 @@ pub enum IngestError {
         chain: String,
     },
     /// Two operations share an `operationId`.
-    #[error("{location}: duplicate operationId {id:?} at #{first} and #{second}; operation ids must be unique")]
+    #[error(
+        "{location}: duplicate operationId {id:?} at #{first} and #{second}; operation ids must be unique"
+    )]
     DuplicateOperationId {
         /// Document.
         location: String,
@@ -117,7 +125,9 @@ pub enum IngestError {
         second: String,
     },
     /// A module name that cannot be used.
-    #[error("invalid module name {name:?}: use 1-63 lowercase ASCII letters, digits and '-', starting with a letter")]
+    #[error(
+        "invalid module name {name:?}: use 1-63 lowercase ASCII letters, digits and '-', starting with a letter"
+    )]
     InvalidName {
         /// The rejected name.
         name: String,

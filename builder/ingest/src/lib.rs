@@ -83,14 +83,22 @@ impl RawSpec {
     pub fn read(source: SpecSource, limits: &Limits) -> Result<RawSpec, IngestError> {
         let bytes = match &source {
             SpecSource::File(path) => source::read_file(path, limits.max_spec_bytes)?,
-            SpecSource::Stdin => source::read_limited(std::io::stdin().lock(), "<stdin>", limits.max_spec_bytes)?,
-            SpecSource::Url(url) => source::fetch_url(url, limits.max_spec_bytes, limits.fetch_timeout)?,
+            SpecSource::Stdin => {
+                source::read_limited(std::io::stdin().lock(), "<stdin>", limits.max_spec_bytes)?
+            }
+            SpecSource::Url(url) => {
+                source::fetch_url(url, limits.max_spec_bytes, limits.fetch_timeout)?
+            }
         };
         Ok(RawSpec { source, bytes })
     }
 
     /// A spec given as bytes (e.g. in an API request).
-    pub fn from_reader(reader: impl Read, location: &str, limits: &Limits) -> Result<RawSpec, IngestError> {
+    pub fn from_reader(
+        reader: impl Read,
+        location: &str,
+        limits: &Limits,
+    ) -> Result<RawSpec, IngestError> {
         let bytes = source::read_limited(reader, location, limits.max_spec_bytes)?;
         Ok(RawSpec {
             source: SpecSource::Stdin,
@@ -118,7 +126,12 @@ pub fn lower(raw: &RawSpec, opts: &IngestOptions) -> Result<Ingested, IngestErro
     let name = match &opts.name {
         Some(name) if aip_ir::is_valid_module_name(name) => name.clone(),
         Some(name) => return Err(IngestError::InvalidName { name: name.clone() }),
-        None => derive_name(value.pointer("/info/title").and_then(Value::as_str).unwrap_or("")),
+        None => derive_name(
+            value
+                .pointer("/info/title")
+                .and_then(Value::as_str)
+                .unwrap_or(""),
+        ),
     };
     let path = match &raw.source {
         SpecSource::File(p) => Some(p.clone()),
@@ -141,7 +154,10 @@ pub fn lower(raw: &RawSpec, opts: &IngestOptions) -> Result<Ingested, IngestErro
     Ok(Ingested { api, warnings })
 }
 
-fn detect_format(value: &Value, location: &str) -> Result<(SpecFormat, schema::Dialect), IngestError> {
+fn detect_format(
+    value: &Value,
+    location: &str,
+) -> Result<(SpecFormat, schema::Dialect), IngestError> {
     if !value.is_object() {
         return Err(IngestError::NotOpenApi {
             location: location.to_string(),
@@ -149,7 +165,10 @@ fn detect_format(value: &Value, location: &str) -> Result<(SpecFormat, schema::D
         });
     }
     if let Some(v) = value.get("openapi") {
-        let version = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        let version = v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
         return if version.starts_with("3.0.") || version == "3.0" {
             Ok((SpecFormat::OpenApi30, schema::Dialect::OpenApi30))
         } else if version.starts_with("3.1.") || version == "3.1" {
@@ -162,7 +181,10 @@ fn detect_format(value: &Value, location: &str) -> Result<(SpecFormat, schema::D
         };
     }
     if let Some(v) = value.get("swagger") {
-        let version = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+        let version = v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
         return if version == "2.0" {
             Ok((SpecFormat::Swagger2, schema::Dialect::Swagger2))
         } else {

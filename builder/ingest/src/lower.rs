@@ -118,7 +118,11 @@ pub struct LowerOptions {
 }
 
 /// Lowers the whole spec held in `docs`.
-pub fn lower_api(docs: DocSet, dialect: Dialect, opts: LowerOptions) -> Result<(Api, Vec<String>), IngestError> {
+pub fn lower_api(
+    docs: DocSet,
+    dialect: Dialect,
+    opts: LowerOptions,
+) -> Result<(Api, Vec<String>), IngestError> {
     let mut ctx = Ctx {
         docs,
         schemas: SchemaLowerer::new(dialect, opts.allow_dangling_refs),
@@ -126,23 +130,34 @@ pub fn lower_api(docs: DocSet, dialect: Dialect, opts: LowerOptions) -> Result<(
     };
     let root = Ctx::root_loc("");
     let info = Ctx::child(&root, "info");
-    let title = ctx.opt_str(&info, "title")?.unwrap_or_else(|| opts.name.clone());
+    let title = ctx
+        .opt_str(&info, "title")?
+        .unwrap_or_else(|| opts.name.clone());
     let api_version = ctx.opt_str(&info, "version")?.unwrap_or_default();
     let description = ctx.opt_str(&info, "description")?;
 
     let (servers, security_schemes) = match dialect {
-        Dialect::Swagger2 => (swagger2::servers(&ctx)?, swagger2::security_schemes(&mut ctx)?),
-        _ => (openapi3::servers(&ctx)?, openapi3::security_schemes(&mut ctx)?),
+        Dialect::Swagger2 => (
+            swagger2::servers(&ctx)?,
+            swagger2::security_schemes(&mut ctx)?,
+        ),
+        _ => (
+            openapi3::servers(&ctx)?,
+            openapi3::security_schemes(&mut ctx)?,
+        ),
     };
-    let global_security = security_requirements(&ctx, &Ctx::child(&root, "security"), &security_schemes)?
-        .unwrap_or_default();
+    let global_security =
+        security_requirements(&ctx, &Ctx::child(&root, "security"), &security_schemes)?
+            .unwrap_or_default();
     let operations = operations(&mut ctx, &global_security, &security_schemes)?;
     if operations.is_empty() {
         return Err(IngestError::NoOperations {
             location: ctx.docs.location(0).to_string(),
         });
     }
-    let Ctx { mut docs, schemas, .. } = ctx;
+    let Ctx {
+        mut docs, schemas, ..
+    } = ctx;
     let (schemas, warnings) = schemas.finish(&mut docs)?;
     let api = Api {
         name: opts.name,
@@ -220,7 +235,10 @@ fn operation(
     let security = security_requirements(ctx, &Ctx::child(op_loc, "security"), schemes)?
         .unwrap_or_else(|| global_security.clone());
     let tags = match ctx.docs.get(&Ctx::child(op_loc, "tags")) {
-        Some(Value::Array(items)) => items.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
     let mut parameters = parts.parameters;
@@ -256,12 +274,22 @@ pub fn derive_operation_id(method: HttpMethod, path: &str) -> String {
         }
     }
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 fn make_derived_ids_unique(ops: &mut [Operation]) {
-    let mut taken: Vec<String> = ops.iter().filter(|o| !o.id_derived).map(|o| o.id.clone()).collect();
+    let mut taken: Vec<String> = ops
+        .iter()
+        .filter(|o| !o.id_derived)
+        .map(|o| o.id.clone())
+        .collect();
     for op in ops.iter_mut().filter(|o| o.id_derived) {
         let base = op.id.clone();
         let mut n = 2;
@@ -281,7 +309,11 @@ fn assign_input_keys(params: &mut [Parameter], has_body: bool) {
     for p in params.iter() {
         *counts.entry(p.name.clone()).or_default() += 1;
     }
-    let mut taken: Vec<String> = if has_body { vec!["body".into()] } else { Vec::new() };
+    let mut taken: Vec<String> = if has_body {
+        vec!["body".into()]
+    } else {
+        Vec::new()
+    };
     for p in params.iter_mut() {
         let clash = counts.get(&p.name).copied().unwrap_or(0) > 1 || taken.contains(&p.name);
         let base = if clash {

@@ -29,12 +29,20 @@ pub fn servers(ctx: &Ctx) -> Result<Vec<Server>, IngestError> {
             let default = match ctx.docs.get(&Ctx::child(&v, "default")) {
                 Some(Value::String(d)) => d.clone(),
                 Some(Value::Number(n)) => n.to_string(),
-                _ => return Err(ctx.docs.invalid(&v, "server variable has no string default")),
+                _ => {
+                    return Err(ctx
+                        .docs
+                        .invalid(&v, "server variable has no string default"));
+                }
             };
             let allowed = match ctx.docs.get(&Ctx::child(&v, "enum")) {
                 Some(Value::Array(items)) => items
                     .iter()
-                    .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| i.to_string())
+                    })
                     .collect(),
                 _ => Vec::new(),
             };
@@ -73,7 +81,9 @@ pub fn security_schemes(ctx: &mut Ctx) -> Result<BTreeMap<String, SecurityScheme
                     other => {
                         return Err(ctx.docs.invalid(
                             &Ctx::child(&s, "in"),
-                            format!("apiKey location must be header, query or cookie, found {other:?}"),
+                            format!(
+                                "apiKey location must be header, query or cookie, found {other:?}"
+                            ),
                         ));
                     }
                 };
@@ -82,7 +92,11 @@ pub fn security_schemes(ctx: &mut Ctx) -> Result<BTreeMap<String, SecurityScheme
                     location,
                 }
             }
-            "http" => match ctx.opt_str(&s, "scheme")?.map(|v| v.to_ascii_lowercase()).as_deref() {
+            "http" => match ctx
+                .opt_str(&s, "scheme")?
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref()
+            {
                 Some("basic") => SecurityScheme::Basic,
                 Some("bearer") => SecurityScheme::Bearer {
                     origin: "http-bearer".into(),
@@ -162,7 +176,9 @@ fn parameter(ctx: &mut Ctx, p: &Loc) -> Result<Option<Parameter>, IngestError> {
         other => {
             return Err(ctx.docs.invalid(
                 &Ctx::child(p, "in"),
-                format!("parameter location must be path, query, header or cookie, found {other:?}"),
+                format!(
+                    "parameter location must be path, query, header or cookie, found {other:?}"
+                ),
             ));
         }
     };
@@ -175,18 +191,25 @@ fn parameter(ctx: &mut Ctx, p: &Loc) -> Result<Option<Parameter>, IngestError> {
     let style = match ctx.opt_str(p, "style")?.as_deref() {
         None => default_style(location),
         Some(s) => parse_style(s).ok_or_else(|| {
-            ctx.docs
-                .invalid(&Ctx::child(p, "style"), format!("unknown parameter style {s:?}"))
+            ctx.docs.invalid(
+                &Ctx::child(p, "style"),
+                format!("unknown parameter style {s:?}"),
+            )
         })?,
     };
-    let explode = ctx.opt_bool(p, "explode")?.unwrap_or(style == ParamStyle::Form);
+    let explode = ctx
+        .opt_bool(p, "explode")?
+        .unwrap_or(style == ParamStyle::Form);
     let schema_loc = Ctx::child(p, "schema");
     let schema = if ctx.has(&schema_loc) {
         ctx.schema(&schema_loc)?
     } else {
         // `content` instead of `schema`: the value is serialised as that media type.
         let content = contents(ctx, &Ctx::child(p, "content"))?;
-        content.into_iter().find_map(|m| m.schema).unwrap_or(Value::Bool(true))
+        content
+            .into_iter()
+            .find_map(|m| m.schema)
+            .unwrap_or(Value::Bool(true))
     };
     Ok(Some(Parameter {
         required: location == ParamLocation::Path || ctx.opt_bool(p, "required")?.unwrap_or(false),

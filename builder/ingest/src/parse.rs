@@ -128,7 +128,9 @@ impl<'de> serde::de::Visitor<'de> for YamlVisitor {
 }
 
 fn float(v: f64) -> Value {
-    serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(v)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
@@ -138,12 +140,16 @@ fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// serde's messages end in " at line X column Y"; we print that ourselves.
+/// serde's messages carry " at line X column Y"; we print that ourselves.
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(idx) => message[..idx].to_string(),
-        None => message.to_string(),
-    }
+    let Some(idx) = message.find(" at line ") else {
+        return message.to_string();
+    };
+    let rest = &message[idx + " at line ".len()..];
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    let rest = rest.strip_prefix(" column ").unwrap_or(rest);
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    format!("{}{}", &message[..idx], rest)
 }
 
 #[cfg(test)]
@@ -167,7 +173,9 @@ mod tests {
 
     #[test]
     fn yaml_alias_bomb_is_refused() {
-        let mut doc = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut doc = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         let mut prev = 'a';
         for name in ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] {
             doc.push_str(&format!(
@@ -182,6 +190,9 @@ mod tests {
     #[test]
     fn bad_utf8_is_located() {
         let err = parse_document(b"a: 1\nb: \xff\n", "x.yaml").unwrap_err();
-        assert!(err.to_string().starts_with("x.yaml:2:4: invalid UTF-8"), "{err}");
+        assert!(
+            err.to_string().starts_with("x.yaml:2:4: invalid UTF-8"),
+            "{err}"
+        );
     }
 }

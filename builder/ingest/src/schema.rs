@@ -83,7 +83,10 @@ impl SchemaLowerer {
     /// Lowers every definition referenced so far (and those they reference)
     /// and returns them by name. Pure reference cycles are errors.
     /// Also returns the warnings collected while lowering.
-    pub fn finish(mut self, docs: &mut DocSet) -> Result<(BTreeMap<String, Value>, Vec<String>), IngestError> {
+    pub fn finish(
+        mut self,
+        docs: &mut DocSet,
+    ) -> Result<(BTreeMap<String, Value>, Vec<String>), IngestError> {
         while let Some((loc, name)) = self.pending.pop() {
             let lowered = self.lower_at(docs, &loc)?;
             self.defs.insert(name, lowered);
@@ -106,7 +109,10 @@ impl SchemaLowerer {
             // Boolean schemas (3.1) pass through; anything else is not a schema.
             return match value {
                 Value::Bool(_) => Ok(value.clone()),
-                _ => Err(docs.invalid(loc, format!("expected a schema object, found {}", kind(value)))),
+                _ => Err(docs.invalid(
+                    loc,
+                    format!("expected a schema object, found {}", kind(value)),
+                )),
             };
         };
         let mut out = Map::new();
@@ -122,20 +128,30 @@ impl SchemaLowerer {
                     };
                     let target = match docs.resolve(loc, reference) {
                         Ok(target) => target,
-                        Err(IngestError::UnresolvedRef { location, pointer, reference, reason })
-                            if self.allow_dangling_refs =>
-                        {
+                        Err(IngestError::UnresolvedRef {
+                            location,
+                            pointer,
+                            reference,
+                            reason,
+                        }) if self.allow_dangling_refs => {
                             self.warnings.push(format!(
                                 "{location}#{pointer}: unresolvable $ref {reference:?} ({reason}) treated as \"any value\""
                             ));
                             continue;
                         }
-                        Err(IngestError::UnresolvedRef { location, pointer, reference, reason }) => {
+                        Err(IngestError::UnresolvedRef {
+                            location,
+                            pointer,
+                            reference,
+                            reason,
+                        }) => {
                             return Err(IngestError::UnresolvedRef {
                                 location,
                                 pointer,
                                 reference,
-                                reason: format!("{reason}\nhint: --allow-dangling-refs treats unresolvable schema references as \"any value\""),
+                                reason: format!(
+                                    "{reason}\nhint: --allow-dangling-refs treats unresolvable schema references as \"any value\""
+                                ),
                             });
                         }
                         Err(other) => return Err(other),
@@ -149,16 +165,23 @@ impl SchemaLowerer {
                 k if SINGLE.contains(&k) => {
                     let lowered = match v {
                         // Swagger/3.0 `items` may (wrongly, but commonly) be an array.
-                        Value::Array(items) => Value::Array(self.lower_list(docs, &child, items, depth)?),
+                        Value::Array(items) => {
+                            Value::Array(self.lower_list(docs, &child, items, depth)?)
+                        }
                         _ => self.lower(docs, &child, v, depth + 1)?,
                     };
                     out.insert(key.clone(), lowered);
                 }
                 k if ARRAY.contains(&k) => {
                     let Value::Array(items) = v else {
-                        return Err(docs.invalid(&child, format!("{k} must be an array of schemas")));
+                        return Err(
+                            docs.invalid(&child, format!("{k} must be an array of schemas"))
+                        );
                     };
-                    out.insert(key.clone(), Value::Array(self.lower_list(docs, &child, items, depth)?));
+                    out.insert(
+                        key.clone(),
+                        Value::Array(self.lower_list(docs, &child, items, depth)?),
+                    );
                 }
                 k if MAP.contains(&k) => {
                     let Value::Object(entries) = v else {
@@ -211,7 +234,10 @@ impl SchemaLowerer {
             obj.insert("format".into(), json!("binary"));
         }
         if self.dialect != Dialect::OpenApi31 {
-            for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+            for (flag, bound) in [
+                ("exclusiveMinimum", "minimum"),
+                ("exclusiveMaximum", "maximum"),
+            ] {
                 if let Some(Value::Bool(exclusive)) = obj.get(flag).cloned() {
                     obj.remove(flag);
                     if exclusive && let Some(limit) = obj.remove(bound) {
@@ -331,7 +357,12 @@ pub fn kind(value: &Value) -> &'static str {
 impl SchemaLowerer {
     /// Lowers a schema value built by the caller; `loc` is where its
     /// references resolve from and where errors point.
-    pub fn lower_value(&mut self, docs: &mut DocSet, loc: &Loc, value: &Value) -> Result<Value, IngestError> {
+    pub fn lower_value(
+        &mut self,
+        docs: &mut DocSet,
+        loc: &Loc,
+        value: &Value,
+    ) -> Result<Value, IngestError> {
         self.lower(docs, loc, value, 0)
     }
 }

@@ -17,9 +17,23 @@ use crate::openapi3::default_style;
 
 /// Keywords a non-body Swagger parameter shares with JSON Schema.
 const SCHEMA_KEYS: &[&str] = &[
-    "type", "format", "items", "default", "maximum", "exclusiveMaximum", "minimum",
-    "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
-    "uniqueItems", "enum", "multipleOf", "x-nullable",
+    "type",
+    "format",
+    "items",
+    "default",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "enum",
+    "multipleOf",
+    "x-nullable",
 ];
 
 /// Servers from `schemes`, `host` and `basePath`.
@@ -28,7 +42,10 @@ pub fn servers(ctx: &Ctx) -> Result<Vec<Server>, IngestError> {
     let host = ctx.opt_str(&root, "host")?;
     let base_path = ctx.opt_str(&root, "basePath")?.unwrap_or_default();
     let schemes: Vec<String> = match ctx.docs.get(&Ctx::child(&root, "schemes")) {
-        Some(Value::Array(items)) => items.iter().filter_map(|s| s.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
     let Some(host) = host else {
@@ -74,7 +91,9 @@ pub fn security_schemes(ctx: &mut Ctx) -> Result<BTreeMap<String, SecurityScheme
             },
             Some("apiKey") => {
                 let Some(key_name) = ctx.opt_str(&s, "name")? else {
-                    return Err(ctx.docs.invalid(&s, "apiKey security definition has no name"));
+                    return Err(ctx
+                        .docs
+                        .invalid(&s, "apiKey security definition has no name"));
                 };
                 let location = match ctx.opt_str(&s, "in")?.as_deref() {
                     Some("header") => ApiKeyLocation::Header,
@@ -103,7 +122,10 @@ pub fn security_schemes(ctx: &mut Ctx) -> Result<BTreeMap<String, SecurityScheme
 fn media_types(ctx: &Ctx, op: &Loc, key: &str) -> Vec<String> {
     for loc in [Ctx::child(op, key), Ctx::root_loc(&format!("/{key}"))] {
         if let Some(Value::Array(items)) = ctx.docs.get(&loc) {
-            return items.iter().filter_map(|s| s.as_str().map(str::to_string)).collect();
+            return items
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect();
         }
     }
     Vec::new()
@@ -148,7 +170,8 @@ pub fn operation_parts(ctx: &mut Ctx, item: &Loc, op: &Loc) -> Result<OperationP
                     _ => ParamLocation::Header,
                 };
                 if location == ParamLocation::Header
-                    && ["accept", "content-type", "authorization"].contains(&name.to_ascii_lowercase().as_str())
+                    && ["accept", "content-type", "authorization"]
+                        .contains(&name.to_ascii_lowercase().as_str())
                 {
                     continue;
                 }
@@ -187,7 +210,11 @@ pub fn operation_parts(ctx: &mut Ctx, item: &Loc, op: &Loc) -> Result<OperationP
         }
     }
     let request_body = if let Some((required, description, schema)) = body {
-        let types = if consumes.is_empty() { vec!["application/json".to_string()] } else { consumes };
+        let types = if consumes.is_empty() {
+            vec!["application/json".to_string()]
+        } else {
+            consumes
+        };
         Some(RequestBody {
             required,
             description,
@@ -203,10 +230,18 @@ pub fn operation_parts(ctx: &mut Ctx, item: &Loc, op: &Loc) -> Result<OperationP
         let has_file = form_fields.iter().any(|f| f.3);
         let media_type = consumes
             .iter()
-            .find(|c| c.as_str() == "multipart/form-data" || c.as_str() == "application/x-www-form-urlencoded")
+            .find(|c| {
+                c.as_str() == "multipart/form-data"
+                    || c.as_str() == "application/x-www-form-urlencoded"
+            })
             .cloned()
             .unwrap_or_else(|| {
-                if has_file { "multipart/form-data" } else { "application/x-www-form-urlencoded" }.to_string()
+                if has_file {
+                    "multipart/form-data"
+                } else {
+                    "application/x-www-form-urlencoded"
+                }
+                .to_string()
             });
         let mut properties = Map::new();
         let mut required = Vec::new();
@@ -222,7 +257,9 @@ pub fn operation_parts(ctx: &mut Ctx, item: &Loc, op: &Loc) -> Result<OperationP
             description: None,
             contents: vec![MediaType {
                 media_type,
-                schema: Some(json!({"type": "object", "properties": properties, "required": required})),
+                schema: Some(
+                    json!({"type": "object", "properties": properties, "required": required}),
+                ),
             }],
         })
     } else {
@@ -238,7 +275,11 @@ pub fn operation_parts(ctx: &mut Ctx, item: &Loc, op: &Loc) -> Result<OperationP
         let schema_loc = Ctx::child(&r, "schema");
         let contents = if ctx.has(&schema_loc) {
             let schema = ctx.schema(&schema_loc)?;
-            let types = if produces.is_empty() { vec!["application/json".to_string()] } else { produces.clone() };
+            let types = if produces.is_empty() {
+                vec!["application/json".to_string()]
+            } else {
+                produces.clone()
+            };
             types
                 .into_iter()
                 .map(|media_type| MediaType {

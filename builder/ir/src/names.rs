@@ -55,7 +55,9 @@ mod tests {
     fn module_names() {
         assert!(is_valid_module_name("openai"));
         assert!(is_valid_module_name("hf-tgi2"));
-        for bad in ["", "../x", "Open", "1abc", "a/b", "a.b", "abc-", "-abc", "a b"] {
+        for bad in [
+            "", "../x", "Open", "1abc", "a/b", "a.b", "abc-", "-abc", "a b",
+        ] {
             assert!(!is_valid_module_name(bad), "{bad:?} accepted");
         }
         assert!(!is_valid_module_name(&"a".repeat(64)));

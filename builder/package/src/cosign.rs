@@ -18,7 +18,12 @@ pub fn signature_tag(digest: &str) -> String {
 }
 
 /// Adds the signature manifest for `subject` (payload + base64 signature).
-pub fn add_signature(layout: &mut LayoutBuilder, subject: &Descriptor, payload: Vec<u8>, signature_b64: &str) -> Descriptor {
+pub fn add_signature(
+    layout: &mut LayoutBuilder,
+    subject: &Descriptor,
+    payload: Vec<u8>,
+    signature_b64: &str,
+) -> Descriptor {
     let mut layer = layout.add_blob(SIMPLE_SIGNING_MEDIA_TYPE, payload);
     layer
         .annotations

@@ -4,8 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::oci::{Descriptor, INDEX_MEDIA_TYPE, ImageIndex, ImageManifest, MANIFEST_MEDIA_TYPE, REF_NAME, sha256_digest};
 use crate::PackageError;
+use crate::oci::{
+    Descriptor, INDEX_MEDIA_TYPE, ImageIndex, ImageManifest, MANIFEST_MEDIA_TYPE, REF_NAME,
+    sha256_digest,
+};
 
 /// An image layout under construction.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +36,9 @@ impl LayoutBuilder {
         desc.artifact_type = manifest.artifact_type.clone();
         let mut entry = desc.clone();
         if let Some(tag) = tag {
-            entry.annotations.insert(REF_NAME.to_string(), tag.to_string());
+            entry
+                .annotations
+                .insert(REF_NAME.to_string(), tag.to_string());
         }
         self.index.push(entry);
         desc
@@ -61,7 +66,8 @@ impl LayoutBuilder {
         std::fs::write(&layout, b"{\"imageLayoutVersion\":\"1.0.0\"}")
             .map_err(|e| PackageError::io("write", &layout, e))?;
         let index = dir.join("index.json");
-        std::fs::write(&index, self.index_bytes()).map_err(|e| PackageError::io("write", &index, e))?;
+        std::fs::write(&index, self.index_bytes())
+            .map_err(|e| PackageError::io("write", &index, e))?;
         Ok(())
     }
 }
@@ -78,12 +84,17 @@ impl Layout {
     /// Opens the layout in `dir`.
     pub fn open(dir: &Path) -> Result<Layout, PackageError> {
         let marker = dir.join("oci-layout");
-        let marker_text = std::fs::read_to_string(&marker).map_err(|e| PackageError::io("read", &marker, e))?;
+        let marker_text =
+            std::fs::read_to_string(&marker).map_err(|e| PackageError::io("read", &marker, e))?;
         if !marker_text.contains("imageLayoutVersion") {
-            return Err(PackageError::Invalid(format!("{} is not an OCI layout marker", marker.display())));
+            return Err(PackageError::Invalid(format!(
+                "{} is not an OCI layout marker",
+                marker.display()
+            )));
         }
         let index_path = dir.join("index.json");
-        let bytes = std::fs::read(&index_path).map_err(|e| PackageError::io("read", &index_path, e))?;
+        let bytes =
+            std::fs::read(&index_path).map_err(|e| PackageError::io("read", &index_path, e))?;
         let index: ImageIndex = serde_json::from_slice(&bytes)
             .map_err(|e| PackageError::Invalid(format!("{}: {e}", index_path.display())))?;
         Ok(Layout {
@@ -114,7 +125,8 @@ impl Layout {
     /// A manifest by digest.
     pub fn manifest(&self, digest: &str) -> Result<ImageManifest, PackageError> {
         let bytes = self.blob(digest)?;
-        serde_json::from_slice(&bytes).map_err(|e| PackageError::Invalid(format!("manifest {digest}: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| PackageError::Invalid(format!("manifest {digest}: {e}")))
     }
 
     /// The index entry tagged `tag`.
@@ -126,7 +138,10 @@ impl Layout {
     }
 
     /// Index entries whose manifest names `subject` as its subject.
-    pub fn referrers(&self, subject: &str) -> Result<Vec<(Descriptor, ImageManifest)>, PackageError> {
+    pub fn referrers(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<(Descriptor, ImageManifest)>, PackageError> {
         let mut out = Vec::new();
         for desc in &self.index.manifests {
             let manifest = self.manifest(&desc.digest)?;

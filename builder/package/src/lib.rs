@@ -16,7 +16,10 @@ use std::path::Path;
 
 pub use layout::{Layout, LayoutBuilder};
 pub use sbom::{CrateRef, SBOM_MEDIA_TYPE, SbomInput, cyclonedx_json};
-pub use wasm::{WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmArtifact, WasmArtifactInfo, add_wasm_artifact};
+pub use wasm::{
+    WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmArtifact, WasmArtifactInfo,
+    add_wasm_artifact,
+};
 
 use oci::{Descriptor, EMPTY_MEDIA_TYPE, ImageManifest};
 
@@ -34,7 +37,9 @@ pub enum PackageError {
         source: std::io::Error,
     },
     /// Content does not hash to its digest.
-    #[error("{what}: digest mismatch (expected {expected}, found {actual}); the content was modified")]
+    #[error(
+        "{what}: digest mismatch (expected {expected}, found {actual}); the content was modified"
+    )]
     DigestMismatch {
         /// What was checked.
         what: String,
@@ -60,12 +65,17 @@ impl PackageError {
 
 /// Attaches `sbom` to `subject` as an OCI 1.1 referrer with artifactType
 /// `application/vnd.cyclonedx+json`.
-pub fn add_sbom_referrer(layout: &mut LayoutBuilder, subject: &Descriptor, sbom: Vec<u8>) -> Descriptor {
+pub fn add_sbom_referrer(
+    layout: &mut LayoutBuilder,
+    subject: &Descriptor,
+    sbom: Vec<u8>,
+) -> Descriptor {
     let config = layout.add_blob(EMPTY_MEDIA_TYPE, b"{}".to_vec());
     let mut layer = layout.add_blob(SBOM_MEDIA_TYPE, sbom);
-    layer
-        .annotations
-        .insert("org.opencontainers.image.title".into(), "sbom.cdx.json".into());
+    layer.annotations.insert(
+        "org.opencontainers.image.title".into(),
+        "sbom.cdx.json".into(),
+    );
     let mut manifest = ImageManifest::new(config, vec![layer]);
     manifest.artifact_type = Some(SBOM_MEDIA_TYPE.to_string());
     let mut subject = subject.clone();

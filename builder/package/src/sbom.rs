@@ -56,8 +56,15 @@ pub struct SbomInput<'a> {
 pub fn cyclonedx_json(input: &SbomInput<'_>) -> Result<Vec<u8>, PackageError> {
     let checksums = lock_checksums(input.cargo_lock)?;
     let module_ref = format!("module:{}@{}", input.module, input.version);
-    let mut main = Component::new(Classification::Application, input.module, input.version, Some(module_ref.clone()));
-    main.description = Some(NormalizedString::new("AIP adapter module (wasm32-wasip2 component)"));
+    let mut main = Component::new(
+        Classification::Application,
+        input.module,
+        input.version,
+        Some(module_ref.clone()),
+    );
+    main.description = Some(NormalizedString::new(
+        "AIP adapter module (wasm32-wasip2 component)",
+    ));
     main.hashes = Some(sha256_hashes(input.component_digest));
     main.mime_type = None;
 
@@ -68,7 +75,12 @@ pub fn cyclonedx_json(input: &SbomInput<'_>) -> Result<Vec<u8>, PackageError> {
     crates.dedup();
     for krate in &crates {
         let bom_ref = format!("crate:{}@{}", krate.name, krate.version);
-        let mut c = Component::new(Classification::Library, &krate.name, &krate.version, Some(bom_ref.clone()));
+        let mut c = Component::new(
+            Classification::Library,
+            &krate.name,
+            &krate.version,
+            Some(bom_ref.clone()),
+        );
         c.purl = Purl::new("cargo", &krate.name, &krate.version).ok();
         if let Some(sum) = checksums.get(&(krate.name.clone(), krate.version.clone())) {
             c.hashes = Some(Hashes(vec![Hash {
@@ -76,15 +88,25 @@ pub fn cyclonedx_json(input: &SbomInput<'_>) -> Result<Vec<u8>, PackageError> {
                 content: HashValue(sum.clone()),
             }]));
         } else {
-            c.properties = Some(Properties(vec![Property::new("aip:source", "generated adapter crate")]));
+            c.properties = Some(Properties(vec![Property::new(
+                "aip:source",
+                "generated adapter crate",
+            )]));
         }
         components.push(c);
         crate_refs.push(bom_ref);
     }
     let spec_ref = "input:vendor-spec".to_string();
-    let mut spec = Component::new(Classification::File, file_name(input.spec_location), "", Some(spec_ref.clone()));
+    let mut spec = Component::new(
+        Classification::File,
+        file_name(input.spec_location),
+        "",
+        Some(spec_ref.clone()),
+    );
     spec.version = None;
-    spec.description = Some(NormalizedString::new("vendor API spec the adapter was generated from"));
+    spec.description = Some(NormalizedString::new(
+        "vendor API spec the adapter was generated from",
+    ));
     spec.hashes = Some(sha256_hashes(input.spec_digest));
     spec.properties = Some(Properties(vec![
         Property::new("aip:role", "input"),
@@ -100,7 +122,11 @@ pub fn cyclonedx_json(input: &SbomInput<'_>) -> Result<Vec<u8>, PackageError> {
         serial_number: UrnUuid::new(serial).ok(),
         metadata: Some(Metadata {
             timestamp: None,
-            tools: Some(Tools::List(vec![Tool::new("aip", "aip-builder", input.builder_version)])),
+            tools: Some(Tools::List(vec![Tool::new(
+                "aip",
+                "aip-builder",
+                input.builder_version,
+            )])),
             authors: None,
             component: Some(main),
             manufacture: None,
@@ -121,8 +147,8 @@ pub fn cyclonedx_json(input: &SbomInput<'_>) -> Result<Vec<u8>, PackageError> {
     bom.output_as_json(&mut out, SpecVersion::V1_5)
         .map_err(|e| PackageError::Invalid(format!("cannot write the SBOM: {e}")))?;
     // Pretty-print through serde_json for stable, readable output.
-    let value: serde_json::Value =
-        serde_json::from_slice(&out).map_err(|e| PackageError::Invalid(format!("SBOM JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(&out)
+        .map_err(|e| PackageError::Invalid(format!("SBOM JSON: {e}")))?;
     let mut pretty = serde_json::to_vec_pretty(&value).unwrap_or(out);
     pretty.push(b'\n');
     Ok(pretty)
@@ -142,7 +168,13 @@ fn file_name(location: &str) -> &str {
 /// A UUID (v4 layout) derived from what the SBOM describes.
 fn serial_number(input: &SbomInput<'_>) -> String {
     let mut h = Sha256::new();
-    for part in [input.module, input.version, input.component_digest, input.spec_digest, input.builder_version] {
+    for part in [
+        input.module,
+        input.version,
+        input.component_digest,
+        input.spec_digest,
+        input.builder_version,
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -175,7 +207,8 @@ fn lock_checksums(lock: &str) -> Result<BTreeMap<(String, String), String>, Pack
         version: String,
         checksum: Option<String>,
     }
-    let lock: Lock = toml::from_str(lock).map_err(|e| PackageError::Invalid(format!("Cargo.lock: {e}")))?;
+    let lock: Lock =
+        toml::from_str(lock).map_err(|e| PackageError::Invalid(format!("Cargo.lock: {e}")))?;
     Ok(lock
         .package
         .into_iter()

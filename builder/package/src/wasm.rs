@@ -46,11 +46,16 @@ pub struct WasmArtifact {
 /// Adds the component as a Wasm artifact, tagged with the module version.
 /// Nothing time- or machine-dependent goes in, so the same component and
 /// info always give the same manifest digest.
-pub fn add_wasm_artifact(layout: &mut LayoutBuilder, wasm: Vec<u8>, info: &WasmArtifactInfo) -> WasmArtifact {
+pub fn add_wasm_artifact(
+    layout: &mut LayoutBuilder,
+    wasm: Vec<u8>,
+    info: &WasmArtifactInfo,
+) -> WasmArtifact {
     let mut layer = layout.add_blob(WASM_LAYER_MEDIA_TYPE, wasm);
-    layer
-        .annotations
-        .insert("org.opencontainers.image.title".into(), format!("{}.wasm", info.name));
+    layer.annotations.insert(
+        "org.opencontainers.image.title".into(),
+        format!("{}.wasm", info.name),
+    );
     let config = json!({
         "architecture": "wasm",
         "os": "wasip2",
@@ -61,15 +66,30 @@ pub fn add_wasm_artifact(layout: &mut LayoutBuilder, wasm: Vec<u8>, info: &WasmA
             "exports": info.exports,
         },
     });
-    let config = layout.add_blob(WASM_CONFIG_MEDIA_TYPE, serde_json::to_vec(&config).unwrap_or_default());
+    let config = layout.add_blob(
+        WASM_CONFIG_MEDIA_TYPE,
+        serde_json::to_vec(&config).unwrap_or_default(),
+    );
     let mut manifest = ImageManifest::new(config, vec![layer.clone()]);
     manifest.annotations = BTreeMap::from([
-        ("org.opencontainers.image.title".to_string(), info.name.clone()),
-        ("org.opencontainers.image.version".to_string(), info.version.clone()),
-        ("org.opencontainers.image.description".to_string(), info.description.clone()),
+        (
+            "org.opencontainers.image.title".to_string(),
+            info.name.clone(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            info.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.description".to_string(),
+            info.description.clone(),
+        ),
         ("dev.aip.module.name".to_string(), info.name.clone()),
         ("dev.aip.spec.digest".to_string(), info.spec_digest.clone()),
-        ("dev.aip.builder.version".to_string(), info.builder_version.clone()),
+        (
+            "dev.aip.builder.version".to_string(),
+            info.builder_version.clone(),
+        ),
     ]);
     let manifest = layout.add_manifest(&manifest, Some(&info.version));
     WasmArtifact { manifest, layer }

@@ -26,8 +26,8 @@ use aip_ir::Api;
 use aip_package::oci::sha256_digest;
 use aip_package::{CrateRef, LayoutBuilder, SbomInput, WasmArtifactInfo};
 use aip_register::{
-    Artifact, Builder, Intent, Layer, MANIFEST_DIGEST_CLAIM, Metadata, ModuleManifest, Permissions, Resources, Runtime,
-    SBOM_DIGEST_CLAIM, SbomRef, SignatureRef, Source, StagedModule, Vendor,
+    Artifact, Builder, Intent, Layer, MANIFEST_DIGEST_CLAIM, Metadata, ModuleManifest, Permissions,
+    Resources, Runtime, SBOM_DIGEST_CLAIM, SbomRef, SignatureRef, Source, StagedModule, Vendor,
 };
 use aip_sign::{KeyRef, PrivateKey, SimpleSigning};
 use base64::Engine;
@@ -113,7 +113,10 @@ pub enum PipelineError {
 impl PipelineError {
     /// Whether the user's input (spec, key, arguments) is at fault.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, PipelineError::Ingest(_) | PipelineError::Sign(_) | PipelineError::Argument(_))
+        matches!(
+            self,
+            PipelineError::Ingest(_) | PipelineError::Sign(_) | PipelineError::Argument(_)
+        )
     }
 }
 
@@ -137,6 +140,8 @@ pub struct BuildRequest {
     pub resources: Resources,
     /// Shared build cache.
     pub cache: aip_compile::CacheDirs,
+    /// Reuse a cached component compiled from identical sources.
+    pub use_compile_cache: bool,
 }
 
 /// A registered module.
@@ -153,9 +158,17 @@ pub struct BuiltModule {
 }
 
 /// Runs the whole pipeline.
-pub fn build_module(req: BuildRequest, observer: &mut dyn Observer) -> Result<BuiltModule, PipelineError> {
+pub fn build_module(
+    req: BuildRequest,
+    observer: &mut dyn Observer,
+) -> Result<BuiltModule, PipelineError> {
     let version = semver::Version::parse(&req.version)
-        .map_err(|e| PipelineError::Argument(format!("invalid --version {:?}: {e}; use semver like 1.2.3", req.version)))?
+        .map_err(|e| {
+            PipelineError::Argument(format!(
+                "invalid --version {:?}: {e}; use semver like 1.2.3",
+                req.version
+            ))
+        })?
         .to_string();
 
     observer.stage(Stage::Ingest, &req.spec.source.location());
@@ -164,7 +177,12 @@ pub fn build_module(req: BuildRequest, observer: &mut dyn Observer) -> Result<Bu
         observer.warn(w);
     }
     let api = ingested.api;
-    observer.line(&format!("{} operations, {} schemas ({})", api.operations.len(), api.schemas.len(), api.source.format.as_str()));
+    observer.line(&format!(
+        "{} operations, {} schemas ({})",
+        api.operations.len(),
+        api.schemas.len(),
+        api.source.format.as_str()
+    ));
 
     observer.stage(Stage::Key, &req.key.display());
     let key = PrivateKey::from_cosign_pem(&req.key.read()?, &req.password, &req.key.display())?;
@@ -176,12 +194,16 @@ pub fn build_module(req: BuildRequest, observer: &mut dyn Observer) -> Result<Bu
         observer.line(&format!("sources -> {}", dir.display()));
     }
 
-    observer.stage(Stage::Compile, "cargo build --release --target wasm32-wasip2");
+    observer.stage(
+        Stage::Compile,
+        "cargo build --release --target wasm32-wasip2",
+    );
     let compiled = aip_compile::compile_wasm(
         &rendered.files,
         aip_compile::BuildOptions {
             cache: req.cache.clone(),
             progress: &mut |line: &str| observer.line(line),
+            use_cache: req.use_compile_cache,
         },
     )?;
     let component_size = compiled.wasm.len() as u64;
@@ -225,19 +247,40 @@ pub fn build_module(req: BuildRequest, observer: &mut dyn Observer) -> Result<Bu
     })?;
     let referrer = aip_package::add_sbom_referrer(&mut layout, &artifact.manifest, sbom.clone());
 
-    let manifest = module_manifest(&api, &version, &req.resources, &artifact, &sbom, &referrer.digest);
+    let manifest = module_manifest(
+        &api,
+        &version,
+        &req.resources,
+        &artifact,
+        &sbom,
+        &referrer.digest,
+    );
     let manifest_yaml = manifest.to_yaml()?;
 
     observer.stage(Stage::Sign, "cosign simple signing, ECDSA P-256");
     let mut claims = serde_json::Map::new();
-    claims.insert(MANIFEST_DIGEST_CLAIM.into(), sha256_digest(&manifest_yaml).into());
+    claims.insert(
+        MANIFEST_DIGEST_CLAIM.into(),
+        sha256_digest(&manifest_yaml).into(),
+    );
     claims.insert(SBOM_DIGEST_CLAIM.into(), sha256_digest(&sbom).into());
-    claims.insert("dev.aip.module".into(), format!("{}@{version}", api.name).into());
-    let payload = SimpleSigning::new(&format!("aip.local/{}", api.name), &artifact.manifest.digest, claims).to_bytes();
+    claims.insert(
+        "dev.aip.module".into(),
+        format!("{}@{version}", api.name).into(),
+    );
+    let payload = SimpleSigning::new(
+        &format!("aip.local/{}", api.name),
+        &artifact.manifest.digest,
+        claims,
+    )
+    .to_bytes();
     let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
     aip_package::cosign::add_signature(&mut layout, &artifact.manifest, payload, &signature);
 
-    observer.stage(Stage::Register, &req.modules_dir.join(&api.name).display().to_string());
+    observer.stage(
+        Stage::Register,
+        &req.modules_dir.join(&api.name).display().to_string(),
+    );
     let dir = aip_register::register(
         &req.modules_dir,
         &StagedModule {
@@ -256,7 +299,9 @@ pub fn build_module(req: BuildRequest, observer: &mut dyn Observer) -> Result<Bu
 }
 
 fn description(api: &Api) -> String {
-    format!("AIP adapter for {} {}", api.title, api.api_version).trim().to_string()
+    format!("AIP adapter for {} {}", api.title, api.api_version)
+        .trim()
+        .to_string()
 }
 
 fn module_manifest(

@@ -12,8 +12,8 @@ mod store;
 mod verify;
 
 pub use manifest::{
-    Artifact, Builder, Intent, Layer, MANIFEST_SCHEMA, Metadata, ModuleManifest, Permissions, Resources, Runtime,
-    SbomRef, SignatureRef, Source, Vendor, validate,
+    Artifact, Builder, Intent, Layer, MANIFEST_SCHEMA, Metadata, ModuleManifest, Permissions,
+    Resources, Runtime, SbomRef, SignatureRef, Source, Vendor, validate,
 };
 pub use store::{OpenedModule, StagedModule, open_module, register};
 pub use verify::{Check, VerifyReport, verify_module};
@@ -48,7 +48,11 @@ pub enum RegisterError {
 }
 
 impl RegisterError {
-    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> RegisterError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: &std::path::Path,
+        source: std::io::Error,
+    ) -> RegisterError {
         RegisterError::Io {
             action,
             path: path.display().to_string(),

@@ -110,7 +110,9 @@ pub struct Resources {
 impl Resources {
     /// The memory limit in bytes, if the value parses.
     pub fn memory_bytes(&self) -> Option<usize> {
-        let (num, unit) = self.memory.split_at(self.memory.find(|c: char| !c.is_ascii_digit())?);
+        let (num, unit) = self
+            .memory
+            .split_at(self.memory.find(|c: char| !c.is_ascii_digit())?);
         let n: usize = num.parse().ok()?;
         let mult = match unit {
             "Ki" => 1 << 10,
@@ -208,24 +210,30 @@ pub struct SignatureRef {
 impl ModuleManifest {
     /// The manifest as YAML, after validating it against the schema.
     pub fn to_yaml(&self) -> Result<Vec<u8>, RegisterError> {
-        let value = serde_json::to_value(self).map_err(|e| RegisterError::Manifest(e.to_string()))?;
+        let value =
+            serde_json::to_value(self).map_err(|e| RegisterError::Manifest(e.to_string()))?;
         validate(&value)?;
-        let yaml = serde_yaml_ng::to_string(self).map_err(|e| RegisterError::Manifest(e.to_string()))?;
+        let yaml =
+            serde_yaml_ng::to_string(self).map_err(|e| RegisterError::Manifest(e.to_string()))?;
         Ok(format!("# AIP module manifest, written by aip-builder. Signed: editing it fails verification.\n{yaml}").into_bytes())
     }
 
     /// Parses and validates a manifest.
     pub fn from_yaml(bytes: &[u8]) -> Result<ModuleManifest, RegisterError> {
-        let value: Value = serde_yaml_ng::from_slice(bytes).map_err(|e| RegisterError::Manifest(format!("manifest.yaml: {e}")))?;
+        let value: Value = serde_yaml_ng::from_slice(bytes)
+            .map_err(|e| RegisterError::Manifest(format!("manifest.yaml: {e}")))?;
         validate(&value)?;
-        serde_json::from_value(value).map_err(|e| RegisterError::Manifest(format!("manifest.yaml: {e}")))
+        serde_json::from_value(value)
+            .map_err(|e| RegisterError::Manifest(format!("manifest.yaml: {e}")))
     }
 }
 
 /// Validates a manifest value against [`MANIFEST_SCHEMA`].
 pub fn validate(value: &Value) -> Result<(), RegisterError> {
-    let schema: Value = serde_json::from_str(MANIFEST_SCHEMA).map_err(|e| RegisterError::Manifest(format!("schema: {e}")))?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| RegisterError::Manifest(format!("schema: {e}")))?;
+    let schema: Value = serde_json::from_str(MANIFEST_SCHEMA)
+        .map_err(|e| RegisterError::Manifest(format!("schema: {e}")))?;
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| RegisterError::Manifest(format!("schema: {e}")))?;
     let problems: Vec<String> = validator
         .iter_errors(value)
         .map(|e| format!("{} at {}", e, e.instance_path))
@@ -233,7 +241,10 @@ pub fn validate(value: &Value) -> Result<(), RegisterError> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(RegisterError::Manifest(format!("manifest does not match its schema: {}", problems.join("; "))))
+        Err(RegisterError::Manifest(format!(
+            "manifest does not match its schema: {}",
+            problems.join("; ")
+        )))
     }
 }
 
@@ -243,7 +254,13 @@ mod tests {
 
     #[test]
     fn memory_parses() {
-        let r = |m: &str| Resources { cpu: "1".into(), memory: m.into() }.memory_bytes();
+        let r = |m: &str| {
+            Resources {
+                cpu: "1".into(),
+                memory: m.into(),
+            }
+            .memory_bytes()
+        };
         assert_eq!(r("128Mi"), Some(128 << 20));
         assert_eq!(r("1Gi"), Some(1 << 30));
         assert_eq!(r("12"), None);

@@ -22,9 +22,13 @@ pub struct StagedModule {
 /// only once the new one is completely on disk. Returns the module folder.
 pub fn register(modules_dir: &Path, module: &StagedModule) -> Result<PathBuf, RegisterError> {
     if !aip_ir::is_valid_module_name(&module.name) {
-        return Err(RegisterError::Manifest(format!("invalid module name {:?}", module.name)));
+        return Err(RegisterError::Manifest(format!(
+            "invalid module name {:?}",
+            module.name
+        )));
     }
-    std::fs::create_dir_all(modules_dir).map_err(|e| RegisterError::io("create", modules_dir, e))?;
+    std::fs::create_dir_all(modules_dir)
+        .map_err(|e| RegisterError::io("create", modules_dir, e))?;
     let staging = tempfile::Builder::new()
         .prefix(&format!(".staging-{}-", module.name))
         .tempdir_in(modules_dir)
@@ -48,7 +52,8 @@ pub fn register(modules_dir: &Path, module: &StagedModule) -> Result<PathBuf, Re
         }
         std::fs::remove_dir_all(&old).map_err(|e| RegisterError::io("remove", &old, e))?;
     } else {
-        std::fs::rename(&staged, &target).map_err(|e| RegisterError::io("move into place", &target, e))?;
+        std::fs::rename(&staged, &target)
+            .map_err(|e| RegisterError::io("move into place", &target, e))?;
     }
     Ok(target)
 }
@@ -56,8 +61,10 @@ pub fn register(modules_dir: &Path, module: &StagedModule) -> Result<PathBuf, Re
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegisterError> {
     use std::io::Write;
     let mut file = std::fs::File::create(path).map_err(|e| RegisterError::io("create", path, e))?;
-    file.write_all(bytes).map_err(|e| RegisterError::io("write", path, e))?;
-    file.sync_all().map_err(|e| RegisterError::io("sync", path, e))
+    file.write_all(bytes)
+        .map_err(|e| RegisterError::io("write", path, e))?;
+    file.sync_all()
+        .map_err(|e| RegisterError::io("sync", path, e))
 }
 
 /// A registered module, opened for running.
@@ -73,7 +80,8 @@ pub struct OpenedModule {
 /// is not signature verification; see [`crate::verify_module`].)
 pub fn open_module(dir: &Path) -> Result<OpenedModule, RegisterError> {
     let manifest_path = dir.join("manifest.yaml");
-    let bytes = std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
+    let bytes =
+        std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
     let manifest = crate::ModuleManifest::from_yaml(&bytes)?;
     let layout = aip_package::Layout::open(&dir.join("oci"))?;
     let wasm = layout.blob(&manifest.artifact.layer.digest)?;

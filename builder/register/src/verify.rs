@@ -41,7 +41,8 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
     let mut checks = Vec::new();
 
     let manifest_path = dir.join("manifest.yaml");
-    let manifest_bytes = std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
+    let manifest_bytes =
+        std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
     let manifest = ModuleManifest::from_yaml(&manifest_bytes)?;
     let manifest_digest = sha256_digest(&manifest_bytes);
     checks.push(Check {
@@ -60,9 +61,11 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
             manifest.signature.tag
         )));
     }
-    let sig_desc = layout
-        .tagged(&sig_tag)
-        .ok_or_else(|| fail(format!("no signature: the layout has no {sig_tag} tag (module is unsigned)")))?;
+    let sig_desc = layout.tagged(&sig_tag).ok_or_else(|| {
+        fail(format!(
+            "no signature: the layout has no {sig_tag} tag (module is unsigned)"
+        ))
+    })?;
     let sig_manifest = layout.manifest(&sig_desc.digest)?;
     let sig_layer = sig_manifest
         .layers
@@ -72,7 +75,11 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
     let sig_b64 = sig_layer
         .annotations
         .get(SIGNATURE_ANNOTATION)
-        .ok_or_else(|| fail(format!("signature layer has no {SIGNATURE_ANNOTATION} annotation")))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "signature layer has no {SIGNATURE_ANNOTATION} annotation"
+            ))
+        })?;
     let sig = base64::engine::general_purpose::STANDARD
         .decode(sig_b64)
         .map_err(|_| fail("signature annotation is not base64".into()))?;
@@ -95,7 +102,9 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
     if payload.optional_str(MANIFEST_DIGEST_CLAIM) != Some(manifest_digest.as_str()) {
         return Err(fail(format!(
             "manifest.yaml was modified after signing (its digest is {manifest_digest}, the signature covers {})",
-            payload.optional_str(MANIFEST_DIGEST_CLAIM).unwrap_or("none")
+            payload
+                .optional_str(MANIFEST_DIGEST_CLAIM)
+                .unwrap_or("none")
         )));
     }
     checks.push(Check {
@@ -119,7 +128,8 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
         .iter()
         .find(|l| l.media_type == WASM_LAYER_MEDIA_TYPE)
         .ok_or_else(|| fail("artifact has no application/wasm layer".into()))?;
-    if layer.digest != manifest.artifact.layer.digest || layer.size != manifest.artifact.layer.size {
+    if layer.digest != manifest.artifact.layer.digest || layer.size != manifest.artifact.layer.size
+    {
         return Err(fail(format!(
             "artifact layer {} ({} bytes) differs from manifest.yaml's {} ({} bytes)",
             layer.digest, layer.size, manifest.artifact.layer.digest, manifest.artifact.layer.size
@@ -134,9 +144,12 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
 
     // 4. The SBOM: signed, attached as a referrer, and about this component.
     let sbom_path = dir.join("sbom.cdx.json");
-    let sbom_bytes = std::fs::read(&sbom_path).map_err(|e| RegisterError::io("read", &sbom_path, e))?;
+    let sbom_bytes =
+        std::fs::read(&sbom_path).map_err(|e| RegisterError::io("read", &sbom_path, e))?;
     let sbom_digest = sha256_digest(&sbom_bytes);
-    if sbom_digest != manifest.sbom.digest || payload.optional_str(SBOM_DIGEST_CLAIM) != Some(sbom_digest.as_str()) {
+    if sbom_digest != manifest.sbom.digest
+        || payload.optional_str(SBOM_DIGEST_CLAIM) != Some(sbom_digest.as_str())
+    {
         return Err(fail(format!(
             "sbom.cdx.json was modified (its digest is {sbom_digest}, manifest.yaml names {})",
             manifest.sbom.digest
@@ -146,14 +159,21 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
     let (_, referrer) = referrers
         .iter()
         .find(|(d, _)| d.digest == manifest.sbom.referrer)
-        .ok_or_else(|| fail(format!("the SBOM referrer {} is not attached to the artifact", manifest.sbom.referrer)))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "the SBOM referrer {} is not attached to the artifact",
+                manifest.sbom.referrer
+            ))
+        })?;
     if referrer.artifact_type.as_deref() != Some(SBOM_MEDIA_TYPE)
         || !referrer.layers.iter().any(|l| l.digest == sbom_digest)
     {
-        return Err(fail("the SBOM referrer in the layout does not carry sbom.cdx.json".into()));
+        return Err(fail(
+            "the SBOM referrer in the layout does not carry sbom.cdx.json".into(),
+        ));
     }
-    let sbom: serde_json::Value =
-        serde_json::from_slice(&sbom_bytes).map_err(|e| fail(format!("sbom.cdx.json is not JSON: {e}")))?;
+    let sbom: serde_json::Value = serde_json::from_slice(&sbom_bytes)
+        .map_err(|e| fail(format!("sbom.cdx.json is not JSON: {e}")))?;
     let component_hash = sbom
         .pointer("/metadata/component/hashes/0/content")
         .and_then(|v| v.as_str())

@@ -24,7 +24,9 @@ pub use sanitize::{IdentScope, rust_str, snake_ident};
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// A template failed to render.
-    #[error("template {template} failed to render: {source}\nhint: this is a bug in aip-builder; please report it with the spec")]
+    #[error(
+        "template {template} failed to render: {source}\nhint: this is a bug in aip-builder; please report it with the spec"
+    )]
     Template {
         /// The template path.
         template: &'static str,
@@ -32,7 +34,9 @@ pub enum RenderError {
         source: minijinja::Error,
     },
     /// A template produced something that is not valid Rust.
-    #[error("rendered {path} is not valid Rust ({source}) at line {line}\nhint: this is a bug in aip-builder; please report it with the spec")]
+    #[error(
+        "rendered {path} is not valid Rust ({source}) at line {line}\nhint: this is a bug in aip-builder; please report it with the spec"
+    )]
     InvalidRust {
         /// The generated file.
         path: &'static str,
@@ -62,12 +66,12 @@ pub fn render_wasm(api: &Api) -> Result<RenderedCrate, RenderError> {
         files.insert(file.path.to_string(), file.contents.as_bytes().to_vec());
     }
     for template in templates::WASM_TEMPLATES {
-        let raw = env
-            .render_str(template.source, &model)
-            .map_err(|source| RenderError::Template {
-                template: template.path,
-                source,
-            })?;
+        let raw =
+            env.render_str(template.source, &model)
+                .map_err(|source| RenderError::Template {
+                    template: template.path,
+                    source,
+                })?;
         let formatted = format_rust(template.path, &raw)?;
         files.insert(template.path.to_string(), formatted.into_bytes());
     }

@@ -174,7 +174,8 @@ fn operation_model(api: &Api, op: &Operation, scope: &mut IdentScope) -> Operati
             })
             .collect(),
         body: op.request_body.as_ref().and_then(|b| {
-            let (media_type, encoding) = choose_media_type(b.contents.iter().map(|m| m.media_type.as_str()))?;
+            let (media_type, encoding) =
+                choose_media_type(b.contents.iter().map(|m| m.media_type.as_str()))?;
             Some(BodyModel {
                 required: b.required,
                 media_type,
@@ -187,11 +188,22 @@ fn operation_model(api: &Api, op: &Operation, scope: &mut IdentScope) -> Operati
 
 /// Picks the media type the adapter sends: JSON first, then forms, then
 /// text, then anything else as bytes.
-pub fn choose_media_type<'a>(types: impl Iterator<Item = &'a str> + Clone) -> Option<(String, &'static str)> {
-    let base = |t: &str| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+pub fn choose_media_type<'a>(
+    types: impl Iterator<Item = &'a str> + Clone,
+) -> Option<(String, &'static str)> {
+    let base = |t: &str| {
+        t.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
     let ranked: [(&dyn Fn(&str) -> bool, &'static str); 5] = [
         (&|t| t == "application/json" || t.ends_with("+json"), "Json"),
-        (&|t| t == "application/x-www-form-urlencoded", "FormUrlEncoded"),
+        (
+            &|t| t == "application/x-www-form-urlencoded",
+            "FormUrlEncoded",
+        ),
         (&|t| t == "multipart/form-data", "Multipart"),
         (&|t| t.starts_with("text/"), "Text"),
         (&|t| !t.is_empty() && !t.contains('*'), "Binary"),
@@ -202,7 +214,10 @@ pub fn choose_media_type<'a>(types: impl Iterator<Item = &'a str> + Clone) -> Op
         }
     }
     // Only wildcards (`*/*`, `application/*`): send JSON.
-    types.clone().next().map(|_| ("application/json".to_string(), "Json"))
+    types
+        .clone()
+        .next()
+        .map(|_| ("application/json".to_string(), "Json"))
 }
 
 /// The `Kind` variant for a parameter schema.
@@ -225,8 +240,16 @@ fn value_kind(api: &Api, schema: &Value) -> &'static str {
     let ty = match schema.get("type") {
         Some(Value::String(t)) => Some(t.as_str()),
         Some(Value::Array(types)) => {
-            let non_null: Vec<&str> = types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect();
-            if non_null.len() == 1 { Some(non_null[0]) } else { None }
+            let non_null: Vec<&str> = types
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null")
+                .collect();
+            if non_null.len() == 1 {
+                Some(non_null[0])
+            } else {
+                None
+            }
         }
         _ => None,
     };
@@ -248,10 +271,22 @@ mod tests {
     #[test]
     fn media_type_preference() {
         let pick = |types: &[&str]| choose_media_type(types.iter().copied());
-        assert_eq!(pick(&["application/xml", "application/json"]), Some(("application/json".into(), "Json")));
-        assert_eq!(pick(&["application/merge-patch+json"]), Some(("application/merge-patch+json".into(), "Json")));
-        assert_eq!(pick(&["multipart/form-data", "application/x-www-form-urlencoded"]).map(|p| p.1), Some("FormUrlEncoded"));
-        assert_eq!(pick(&["application/sdp"]), Some(("application/sdp".into(), "Binary")));
+        assert_eq!(
+            pick(&["application/xml", "application/json"]),
+            Some(("application/json".into(), "Json"))
+        );
+        assert_eq!(
+            pick(&["application/merge-patch+json"]),
+            Some(("application/merge-patch+json".into(), "Json"))
+        );
+        assert_eq!(
+            pick(&["multipart/form-data", "application/x-www-form-urlencoded"]).map(|p| p.1),
+            Some("FormUrlEncoded")
+        );
+        assert_eq!(
+            pick(&["application/sdp"]),
+            Some(("application/sdp".into(), "Binary"))
+        );
         assert_eq!(pick(&["*/*"]), Some(("application/json".into(), "Json")));
         assert_eq!(pick(&[]), None);
     }

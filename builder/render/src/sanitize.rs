@@ -43,7 +43,11 @@ pub fn snake_ident(text: &str) -> String {
         }
     }
     let trimmed = out.trim_matches('_');
-    let mut ident = if trimmed.is_empty() { "op".to_string() } else { trimmed.to_string() };
+    let mut ident = if trimmed.is_empty() {
+        "op".to_string()
+    } else {
+        trimmed.to_string()
+    };
     if ident.as_bytes()[0].is_ascii_digit() {
         ident.insert_str(0, "op_");
     }
@@ -68,7 +72,10 @@ impl IdentScope {
         let base = snake_ident(text);
         let mut ident = base.clone();
         let mut n = 2;
-        while !self.taken.insert(ident.trim_start_matches("r#").to_string()) {
+        while !self
+            .taken
+            .insert(ident.trim_start_matches("r#").to_string())
+        {
             ident = format!("{}_{n}", base.trim_start_matches("r#"));
             n += 1;
         }
@@ -89,7 +96,10 @@ mod tests {
 
     #[test]
     fn identifiers() {
-        assert_eq!(snake_ident("createChatCompletion"), "create_chat_completion");
+        assert_eq!(
+            snake_ident("createChatCompletion"),
+            "create_chat_completion"
+        );
         assert_eq!(snake_ident("type"), "r#type");
         assert_eq!(snake_ident("self"), "self_");
         assert_eq!(snake_ident("Self"), "self_");

@@ -30,7 +30,10 @@ macro_rules! static_file {
 pub const WASM_TEMPLATES: &[Template] = &[
     Template {
         path: "src/lib.rs",
-        source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates/wasm-component/src/lib.rs.j2")),
+        source: include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../templates/wasm-component/src/lib.rs.j2"
+        )),
     },
     Template {
         path: "src/operations.rs",
@@ -46,10 +49,22 @@ pub const WASM_TEMPLATES: &[Template] = &[
 pub const WASM_STATIC: &[StaticFile] = &[
     static_file!("Cargo.toml", "templates/wasm-component/Cargo.toml"),
     static_file!("Cargo.lock", "templates/wasm-component/Cargo.lock"),
-    static_file!("src/runtime/mod.rs", "templates/wasm-component/src/runtime/mod.rs"),
-    static_file!("src/runtime/spec.rs", "templates/wasm-component/src/runtime/spec.rs"),
-    static_file!("src/runtime/request.rs", "templates/wasm-component/src/runtime/request.rs"),
-    static_file!("src/runtime/http.rs", "templates/wasm-component/src/runtime/http.rs"),
+    static_file!(
+        "src/runtime/mod.rs",
+        "templates/wasm-component/src/runtime/mod.rs"
+    ),
+    static_file!(
+        "src/runtime/spec.rs",
+        "templates/wasm-component/src/runtime/spec.rs"
+    ),
+    static_file!(
+        "src/runtime/request.rs",
+        "templates/wasm-component/src/runtime/request.rs"
+    ),
+    static_file!(
+        "src/runtime/http.rs",
+        "templates/wasm-component/src/runtime/http.rs"
+    ),
     static_file!("wit/adapter.wit", "builder/wit/adapter.wit"),
     static_file!("wit/deps/cli.wit", "builder/wit/deps/cli.wit"),
     static_file!("wit/deps/clocks.wit", "builder/wit/deps/clocks.wit"),

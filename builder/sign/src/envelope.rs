@@ -52,10 +52,18 @@ pub(crate) enum OpenError {
     Decrypt,
 }
 
-fn derive_key(password: &[u8], salt: &[u8], log_n: u8, r: u32, p: u32) -> Result<Zeroizing<[u8; 32]>, OpenError> {
-    let params = scrypt::Params::new(log_n, r, p, 32).map_err(|e| OpenError::Malformed(format!("scrypt parameters: {e}")))?;
+fn derive_key(
+    password: &[u8],
+    salt: &[u8],
+    log_n: u8,
+    r: u32,
+    p: u32,
+) -> Result<Zeroizing<[u8; 32]>, OpenError> {
+    let params = scrypt::Params::new(log_n, r, p, 32)
+        .map_err(|e| OpenError::Malformed(format!("scrypt parameters: {e}")))?;
     let mut key = Zeroizing::new([0u8; 32]);
-    scrypt::scrypt(password, salt, &params, key.as_mut()).map_err(|e| OpenError::Malformed(format!("scrypt: {e}")))?;
+    scrypt::scrypt(password, salt, &params, key.as_mut())
+        .map_err(|e| OpenError::Malformed(format!("scrypt: {e}")))?;
     Ok(key)
 }
 
@@ -93,7 +101,8 @@ pub(crate) fn seal(plaintext: &[u8], password: &[u8]) -> Result<Vec<u8>, String>
 
 /// Opens an envelope with `password`.
 pub(crate) fn open(json: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>, OpenError> {
-    let env: Envelope = serde_json::from_slice(json).map_err(|e| OpenError::Malformed(format!("not a cosign key envelope: {e}")))?;
+    let env: Envelope = serde_json::from_slice(json)
+        .map_err(|e| OpenError::Malformed(format!("not a cosign key envelope: {e}")))?;
     if env.kdf.name != "scrypt" || env.cipher.name != "nacl/secretbox" {
         return Err(OpenError::Malformed(format!(
             "unsupported key encryption {}/{}",
@@ -102,13 +111,21 @@ pub(crate) fn open(json: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>, O
     }
     let n = env.kdf.params.n;
     if !n.is_power_of_two() || n < 2 {
-        return Err(OpenError::Malformed("scrypt N must be a power of two".into()));
+        return Err(OpenError::Malformed(
+            "scrypt N must be a power of two".into(),
+        ));
     }
     let log_n = n.trailing_zeros() as u8;
     if log_n > MAX_SCRYPT_LOG_N || env.kdf.params.r > 32 || env.kdf.params.p > 16 {
-        return Err(OpenError::Malformed("scrypt parameters are too costly".into()));
+        return Err(OpenError::Malformed(
+            "scrypt parameters are too costly".into(),
+        ));
     }
-    let decode = |what: &str, text: &str| STANDARD.decode(text).map_err(|e| OpenError::Malformed(format!("{what}: {e}")));
+    let decode = |what: &str, text: &str| {
+        STANDARD
+            .decode(text)
+            .map_err(|e| OpenError::Malformed(format!("{what}: {e}")))
+    };
     let salt = decode("salt", &env.kdf.salt)?;
     let nonce = decode("nonce", &env.cipher.nonce)?;
     let ciphertext = decode("ciphertext", &env.ciphertext)?;

@@ -36,7 +36,9 @@ impl KeyRef {
                 reference: path.display().to_string(),
                 source,
             }),
-            KeyRef::Env(var) => std::env::var(var).map_err(|_| SignError::EnvUnset(format!("env://{var}"))),
+            KeyRef::Env(var) => {
+                std::env::var(var).map_err(|_| SignError::EnvUnset(format!("env://{var}")))
+            }
         }
     }
 
@@ -55,10 +57,25 @@ mod tests {
 
     #[test]
     fn parses_references() {
-        assert_eq!(KeyRef::parse("cosign.key").ok(), Some(KeyRef::File("cosign.key".into())));
-        assert_eq!(KeyRef::parse("env://SIGNING_KEY").ok(), Some(KeyRef::Env("SIGNING_KEY".into())));
-        for bad in ["awskms://x", "k8s://ns/secret", "hashivault://k", "pkcs11:token=x", "env://"] {
-            assert!(matches!(KeyRef::parse(bad), Err(SignError::UnsupportedKeyRef(_))), "{bad}");
+        assert_eq!(
+            KeyRef::parse("cosign.key").ok(),
+            Some(KeyRef::File("cosign.key".into()))
+        );
+        assert_eq!(
+            KeyRef::parse("env://SIGNING_KEY").ok(),
+            Some(KeyRef::Env("SIGNING_KEY".into()))
+        );
+        for bad in [
+            "awskms://x",
+            "k8s://ns/secret",
+            "hashivault://k",
+            "pkcs11:token=x",
+            "env://",
+        ] {
+            assert!(
+                matches!(KeyRef::parse(bad), Err(SignError::UnsupportedKeyRef(_))),
+                "{bad}"
+            );
         }
     }
 }

@@ -2,12 +2,14 @@
 
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use p256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use rand_core::OsRng;
 use zeroize::Zeroizing;
 
-use crate::envelope::{self, OpenError};
 use crate::SignError;
+use crate::envelope::{self, OpenError};
 
 /// PEM label cosign writes today.
 const SIGSTORE_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
@@ -55,7 +57,11 @@ pub fn generate_key_pair(password: &[u8]) -> Result<KeyPair, SignError> {
 
 impl PrivateKey {
     /// Loads a cosign private key PEM, decrypting it with `password`.
-    pub fn from_cosign_pem(pem: &str, password: &[u8], reference: &str) -> Result<PrivateKey, SignError> {
+    pub fn from_cosign_pem(
+        pem: &str,
+        password: &[u8],
+        reference: &str,
+    ) -> Result<PrivateKey, SignError> {
         let (label, body) = pem_decode(pem).map_err(|message| SignError::Format {
             reference: reference.to_string(),
             message,
@@ -63,7 +69,9 @@ impl PrivateKey {
         if label != SIGSTORE_LABEL && label != COSIGN_LABEL {
             return Err(SignError::Format {
                 reference: reference.to_string(),
-                message: format!("expected a cosign private key (PEM type {SIGSTORE_LABEL}), found {label}"),
+                message: format!(
+                    "expected a cosign private key (PEM type {SIGSTORE_LABEL}), found {label}"
+                ),
             });
         }
         let der = envelope::open(&body, password).map_err(|e| match e {
@@ -107,12 +115,16 @@ impl PublicKey {
     /// Checks a DER signature over `payload`.
     pub fn verify(&self, payload: &[u8], der_signature: &[u8]) -> Result<(), SignError> {
         let sig = Signature::from_der(der_signature).map_err(|_| SignError::BadSignature)?;
-        self.key.verify(payload, &sig).map_err(|_| SignError::BadSignature)
+        self.key
+            .verify(payload, &sig)
+            .map_err(|_| SignError::BadSignature)
     }
 
     /// The PEM text.
     pub fn to_pem(&self) -> String {
-        self.key.to_public_key_pem(LineEnding::LF).unwrap_or_default()
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
     }
 }
 
@@ -166,7 +178,10 @@ mod tests {
     #[test]
     fn round_trip_and_wrong_password() {
         let pair = generate_key_pair(b"secret").expect("keygen");
-        assert!(pair.private_pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+        assert!(
+            pair.private_pem
+                .starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
+        );
         let key = PrivateKey::from_cosign_pem(&pair.private_pem, b"secret", "k").expect("load");
         let public = PublicKey::from_pem(&pair.public_pem, "p").expect("pub");
         let sig = key.sign(b"payload");
@@ -178,8 +193,19 @@ mod tests {
 
     #[test]
     fn garbage_is_a_format_error() {
-        for pem in ["", "hello", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nnot base64!\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----"] {
-            assert!(matches!(PrivateKey::from_cosign_pem(pem, b"x", "k"), Err(SignError::Format { .. })), "{pem:?}");
+        for pem in [
+            "",
+            "hello",
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+            "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nnot base64!\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----",
+        ] {
+            assert!(
+                matches!(
+                    PrivateKey::from_cosign_pem(pem, b"x", "k"),
+                    Err(SignError::Format { .. })
+                ),
+                "{pem:?}"
+            );
         }
     }
 }
@@ -189,13 +215,17 @@ mod cosign_fixture {
     use super::*;
 
     /// A key written by the real `cosign generate-key-pair` (empty password).
-    const COSIGN_KEY: &str = include_str!("../../../tests/fixtures/cosign/cosign-generated-empty-password.key");
+    const COSIGN_KEY: &str =
+        include_str!("../../../tests/fixtures/cosign/cosign-generated-empty-password.key");
 
     #[test]
     fn loads_a_key_made_by_cosign() {
-        let key = PrivateKey::from_cosign_pem(COSIGN_KEY, b"", "fixture").expect("cosign key loads");
+        let key =
+            PrivateKey::from_cosign_pem(COSIGN_KEY, b"", "fixture").expect("cosign key loads");
         let sig = key.sign(b"hello");
-        key.public_key().verify(b"hello", &sig).expect("signature verifies");
+        key.public_key()
+            .verify(b"hello", &sig)
+            .expect("signature verifies");
         assert!(matches!(
             PrivateKey::from_cosign_pem(COSIGN_KEY, b"not-empty", "fixture"),
             Err(SignError::WrongPassword(_))

@@ -21,7 +21,9 @@ pub use payload::SimpleSigning;
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     /// A key reference with a scheme this tool cannot resolve.
-    #[error("unsupported key reference {0:?}: use a file path or env://VARIABLE (KMS, Vault, Kubernetes and PKCS#11 references are not supported yet)")]
+    #[error(
+        "unsupported key reference {0:?}: use a file path or env://VARIABLE (KMS, Vault, Kubernetes and PKCS#11 references are not supported yet)"
+    )]
     UnsupportedKeyRef(String),
     /// The key file could not be read.
     #[error("cannot read key {reference}: {source}")]
@@ -43,7 +45,9 @@ pub enum SignError {
         message: String,
     },
     /// Decryption failed: almost always the wrong password.
-    #[error("{0}: cannot decrypt the private key: wrong password (COSIGN_PASSWORD)?")]
+    #[error(
+        "{0}: cannot decrypt the private key: wrong password\nhint: set COSIGN_PASSWORD to the key's password (unset means an empty password)"
+    )]
     WrongPassword(String),
     /// A signature did not verify.
     #[error("signature does not verify with the given public key")]

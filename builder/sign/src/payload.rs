@@ -44,7 +44,11 @@ pub struct Image {
 
 impl SimpleSigning {
     /// A payload for the manifest `digest` in `reference`.
-    pub fn new(reference: &str, digest: &str, optional: serde_json::Map<String, Value>) -> SimpleSigning {
+    pub fn new(
+        reference: &str,
+        digest: &str,
+        optional: serde_json::Map<String, Value>,
+    ) -> SimpleSigning {
         SimpleSigning {
             critical: Critical {
                 identity: Identity {
@@ -55,7 +59,11 @@ impl SimpleSigning {
                 },
                 kind: "cosign container image signature".into(),
             },
-            optional: if optional.is_empty() { None } else { Some(optional) },
+            optional: if optional.is_empty() {
+                None
+            } else {
+                Some(optional)
+            },
         }
     }
 
@@ -66,9 +74,13 @@ impl SimpleSigning {
 
     /// Parses payload bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<SimpleSigning, SignError> {
-        let payload: SimpleSigning = serde_json::from_slice(bytes).map_err(|e| SignError::Payload(e.to_string()))?;
+        let payload: SimpleSigning =
+            serde_json::from_slice(bytes).map_err(|e| SignError::Payload(e.to_string()))?;
         if payload.critical.kind != "cosign container image signature" {
-            return Err(SignError::Payload(format!("unexpected type {:?}", payload.critical.kind)));
+            return Err(SignError::Payload(format!(
+                "unexpected type {:?}",
+                payload.critical.kind
+            )));
         }
         Ok(payload)
     }

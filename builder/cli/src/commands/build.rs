@@ -26,8 +26,9 @@ pub struct Opts {
     #[arg(long, value_enum, default_value_t)]
     target: Target,
     /// Signing key: a cosign.key path or env://VAR (password in COSIGN_PASSWORD).
-    #[arg(long, default_value = "cosign.key")]
-    key: String,
+    /// Default: ./cosign.key, generated on first use if it does not exist.
+    #[arg(long)]
+    key: Option<String>,
     /// Folder modules are registered in.
     #[arg(long, default_value = "modules")]
     out: PathBuf,
@@ -40,6 +41,9 @@ pub struct Opts {
     /// Memory limit written into the manifest and enforced by `invoke`.
     #[arg(long, default_value = "128Mi")]
     memory: String,
+    /// Always run cargo, even when an identical adapter was compiled before.
+    #[arg(long)]
+    no_cache: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -64,8 +68,18 @@ impl Opts {
     pub fn run(self) -> Result<(), CliError> {
         self.target.require_supported()?;
         let mut progress = Progress::new(self.format);
-        let key = KeyRef::parse(&self.key).map_err(user)?;
-        let password = password_from_env()?;
+        let (password, _) = password_from_env();
+        let key = match &self.key {
+            Some(k) => KeyRef::parse(k).map_err(user)?,
+            None => {
+                let default = std::path::Path::new("cosign.key");
+                if !default.exists() {
+                    progress.note("provisioning: no --key given and no ./cosign.key: generating a key pair (cosign.key, cosign.pub) with the password in COSIGN_PASSWORD (empty if unset)");
+                    super::keygen::write_key_pair(std::path::Path::new("."), &password)?;
+                }
+                KeyRef::File(default.to_path_buf())
+            }
+        };
         let limits = Limits {
             max_spec_bytes: self.spec.max_spec_bytes,
             ..Limits::default()
@@ -88,10 +102,16 @@ impl Opts {
                 memory: self.memory.clone(),
             },
             cache: aip_compile::CacheDirs::from_env(),
+            use_compile_cache: !self.no_cache,
         };
-        let built = aip_pipeline::build_module(request, &mut ProgressObserver(&mut progress)).map_err(|e| {
-            if e.is_user_error() { user(e) } else { internal(e) }
-        })?;
+        let built = aip_pipeline::build_module(request, &mut ProgressObserver(&mut progress))
+            .map_err(|e| {
+                if e.is_user_error() {
+                    user(e)
+                } else {
+                    internal(e)
+                }
+            })?;
         let m = &built.manifest;
         match self.format {
             Format::Json => crate::outln!(

@@ -30,11 +30,16 @@ impl Opts {
             let mut adapter = loaded
                 .instantiate(&aip_host::HostOptions {
                     allow: aip_host::AllowList::default(),
-                    max_memory_bytes: module.manifest.resources.memory_bytes().unwrap_or(128 << 20),
+                    max_memory_bytes: module
+                        .manifest
+                        .resources
+                        .memory_bytes()
+                        .unwrap_or(128 << 20),
                 })
                 .map_err(internal)?;
             let text = adapter.describe().map_err(internal)?;
-            serde_json::from_str(&text).map_err(|e| internal(anyhow::anyhow!("describe() returned invalid JSON: {e}")))?
+            serde_json::from_str(&text)
+                .map_err(|e| internal(anyhow::anyhow!("describe() returned invalid JSON: {e}")))?
         } else {
             let mut progress = Progress::new(Format::Json);
             let ingested = self.spec.ingest(&mut progress)?;
@@ -50,32 +55,55 @@ impl Opts {
 
 fn print_table(document: &Value) {
     let empty = Vec::new();
-    let ops = document.get("operations").and_then(Value::as_array).unwrap_or(&empty);
+    let ops = document
+        .get("operations")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
     crate::outln!(
         "{} {} ({} operations)",
         document.get("name").and_then(Value::as_str).unwrap_or(""),
-        document.get("version").and_then(Value::as_str).unwrap_or(""),
+        document
+            .get("version")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
         ops.len()
     );
     for op in ops {
         let s = |k: &str| op.get(k).and_then(Value::as_str).unwrap_or("");
-        crate::outln!("{}  intent={}  {} {}", s("id"), s("intent"), s("method"), s("path"));
+        crate::outln!(
+            "{}  intent={}  {} {}",
+            s("id"),
+            s("intent"),
+            s("method"),
+            s("path")
+        );
         let schema = op.get("input_schema");
         let required: Vec<&str> = schema
             .and_then(|s| s.get("required"))
             .and_then(Value::as_array)
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        if let Some(props) = schema.and_then(|s| s.get("properties")).and_then(Value::as_object) {
+        if let Some(props) = schema
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object)
+        {
             let fields: Vec<String> = props
                 .iter()
                 .map(|(name, prop)| {
                     let ty = prop
                         .get("type")
                         .map(|t| t.to_string().replace('"', ""))
-                        .or_else(|| prop.get("$ref").and_then(Value::as_str).map(|r| r.trim_start_matches("#/$defs/").to_string()))
+                        .or_else(|| {
+                            prop.get("$ref")
+                                .and_then(Value::as_str)
+                                .map(|r| r.trim_start_matches("#/$defs/").to_string())
+                        })
                         .unwrap_or_else(|| "any".into());
-                    let mark = if required.contains(&name.as_str()) { "" } else { "?" };
+                    let mark = if required.contains(&name.as_str()) {
+                        ""
+                    } else {
+                        "?"
+                    };
                     format!("{name}{mark}: {ty}")
                 })
                 .collect();

@@ -34,9 +34,17 @@ impl Opts {
         let api = &ingested.api;
         progress.stage("render", "wasm-component templates");
         let rendered = aip_render::render_wasm(api).map_err(internal)?;
-        let out = self.out.clone().unwrap_or_else(|| default_generated_dir(&api.name));
+        let out = self
+            .out
+            .clone()
+            .unwrap_or_else(|| default_generated_dir(&api.name));
         aip_compile::write_crate(&rendered.files, &out).map_err(internal)?;
-        progress.note(&format!("{} files -> {} in {:.2}s", rendered.files.len(), out.display(), progress.stage_secs()));
+        progress.note(&format!(
+            "{} files -> {} in {:.2}s",
+            rendered.files.len(),
+            out.display(),
+            progress.stage_secs()
+        ));
         match self.format {
             Format::Json => crate::outln!(
                 "{}",
@@ -48,7 +56,12 @@ impl Opts {
                     "warnings": ingested.warnings,
                 })
             ),
-            Format::Text => crate::outln!("generated {} ({} operations) in {}", api.name, api.operations.len(), out.display()),
+            Format::Text => crate::outln!(
+                "generated {} ({} operations) in {}",
+                api.name,
+                api.operations.len(),
+                out.display()
+            ),
         }
         Ok(())
     }

@@ -41,21 +41,25 @@ impl Opts {
     pub fn run(self) -> Result<(), CliError> {
         if let Some(key) = &self.key {
             let key_ref = KeyRef::parse(key).map_err(user)?;
-            let public = PublicKey::from_pem(&key_ref.read().map_err(user)?, &key_ref.display()).map_err(user)?;
+            let public = PublicKey::from_pem(&key_ref.read().map_err(user)?, &key_ref.display())
+                .map_err(user)?;
             aip_register::verify_module(&self.module, &public).map_err(user)?;
         }
         let module = aip_register::open_module(&self.module).map_err(user)?;
         let mut allow = AllowList::new(module.manifest.permissions.net.clone());
         if let Some(server) = &self.server {
-            let authority = aip_ir::authority_of(server)
-                .ok_or_else(|| user(anyhow::anyhow!("--server {server:?} is not an absolute http(s) URL")))?;
+            let authority = aip_ir::authority_of(server).ok_or_else(|| {
+                user(anyhow::anyhow!(
+                    "--server {server:?} is not an absolute http(s) URL"
+                ))
+            })?;
             allow.push(&authority);
         }
         let mut credentials = Vec::new();
         for c in &self.credentials {
-            let (scheme, value) = c
-                .split_once('=')
-                .ok_or_else(|| user(anyhow::anyhow!("--credential {c:?}: expected scheme=value")))?;
+            let (scheme, value) = c.split_once('=').ok_or_else(|| {
+                user(anyhow::anyhow!("--credential {c:?}: expected scheme=value"))
+            })?;
             credentials.push(Credential {
                 scheme: scheme.to_string(),
                 value: value.to_string(),
@@ -65,7 +69,11 @@ impl Opts {
         let mut adapter = loaded
             .instantiate(&HostOptions {
                 allow,
-                max_memory_bytes: module.manifest.resources.memory_bytes().unwrap_or(128 << 20),
+                max_memory_bytes: module
+                    .manifest
+                    .resources
+                    .memory_bytes()
+                    .unwrap_or(128 << 20),
             })
             .map_err(internal)?;
         let ctx = CallContext {
@@ -73,10 +81,16 @@ impl Opts {
             server_url: self.server.clone(),
             request_id: None,
         };
-        match adapter.invoke(&self.operation, &self.input, &ctx).map_err(internal)? {
+        match adapter
+            .invoke(&self.operation, &self.input, &ctx)
+            .map_err(internal)?
+        {
             Ok(output) => {
                 match self.format {
-                    Format::Json => crate::outln!("{}", json!({"ok": true, "output": serde_json::from_str::<serde_json::Value>(&output).unwrap_or(serde_json::Value::String(output))})),
+                    Format::Json => crate::outln!(
+                        "{}",
+                        json!({"ok": true, "output": serde_json::from_str::<serde_json::Value>(&output).unwrap_or(serde_json::Value::String(output))})
+                    ),
                     Format::Text => crate::outln!("{output}"),
                 }
                 Ok(())
@@ -92,7 +106,11 @@ impl Opts {
                     }
                     crate::outln!("{}", json!({"ok": false, "error": error}));
                 }
-                let class = if kind == "transport" { ErrorKind::Internal } else { ErrorKind::User };
+                let class = if kind == "transport" {
+                    ErrorKind::Internal
+                } else {
+                    ErrorKind::User
+                };
                 Err(CliError {
                     kind: class,
                     error: anyhow::anyhow!("{}: {message}", self.operation),

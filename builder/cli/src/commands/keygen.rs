@@ -27,7 +27,12 @@ pub struct Opts {
 impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
-        let password = password_from_env()?;
+        let (password, set) = password_from_env();
+        if !set {
+            eprintln!(
+                "warning: COSIGN_PASSWORD is not set: the private key is written without a password"
+            );
+        }
         let private = self.out.join("cosign.key");
         let public = self.out.join("cosign.pub");
         for path in [&private, &public] {
@@ -38,17 +43,30 @@ impl Opts {
                 )));
             }
         }
-        let pair = aip_sign::generate_key_pair(&password).map_err(internal)?;
-        std::fs::create_dir_all(&self.out).map_err(|e| user(anyhow::anyhow!("cannot create {}: {e}", self.out.display())))?;
-        write_private(&private, pair.private_pem.as_bytes())?;
-        std::fs::write(&public, pair.public_pem.as_bytes())
-            .map_err(|e| user(anyhow::anyhow!("cannot write {}: {e}", public.display())))?;
+        write_key_pair(&self.out, &password)?;
         match self.format {
-            Format::Json => crate::outln!("{}", json!({"private_key": private, "public_key": public})),
-            Format::Text => crate::outln!("Private key written to {}\nPublic key written to {}", private.display(), public.display()),
+            Format::Json => {
+                crate::outln!("{}", json!({"private_key": private, "public_key": public}))
+            }
+            Format::Text => crate::outln!(
+                "Private key written to {}\nPublic key written to {}",
+                private.display(),
+                public.display()
+            ),
         }
         Ok(())
     }
+}
+
+/// Generates a key pair into `dir` as cosign.key / cosign.pub.
+pub fn write_key_pair(dir: &std::path::Path, password: &[u8]) -> Result<(), CliError> {
+    let pair = aip_sign::generate_key_pair(password).map_err(internal)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| user(anyhow::anyhow!("cannot create {}: {e}", dir.display())))?;
+    write_private(&dir.join("cosign.key"), pair.private_pem.as_bytes())?;
+    let public = dir.join("cosign.pub");
+    std::fs::write(&public, pair.public_pem.as_bytes())
+        .map_err(|e| user(anyhow::anyhow!("cannot write {}: {e}", public.display())))
 }
 
 #[cfg(unix)]
@@ -68,5 +86,6 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
 
 #[cfg(not(unix))]
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
-    std::fs::write(path, bytes).map_err(|e| user(anyhow::anyhow!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, bytes)
+        .map_err(|e| user(anyhow::anyhow!("cannot write {}: {e}", path.display())))
 }

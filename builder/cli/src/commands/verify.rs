@@ -26,16 +26,24 @@ impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
         let key_ref = KeyRef::parse(&self.key).map_err(user)?;
-        let key = PublicKey::from_pem(&key_ref.read().map_err(user)?, &key_ref.display()).map_err(user)?;
+        let key = PublicKey::from_pem(&key_ref.read().map_err(user)?, &key_ref.display())
+            .map_err(user)?;
         match aip_register::verify_module(&self.module, &key) {
             Ok(report) => {
                 match self.format {
-                    Format::Json => crate::outln!("{}", json!({"verified": true, "report": report})),
+                    Format::Json => {
+                        crate::outln!("{}", json!({"verified": true, "report": report}))
+                    }
                     Format::Text => {
                         for check in &report.checks {
                             crate::outln!("ok  {} ({})", check.name, check.detail);
                         }
-                        crate::outln!("verified {} {} ({})", report.name, report.version, report.artifact_digest);
+                        crate::outln!(
+                            "verified {} {} ({})",
+                            report.name,
+                            report.version,
+                            report.artifact_digest
+                        );
                     }
                 }
                 Ok(())

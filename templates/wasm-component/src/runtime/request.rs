@@ -56,24 +56,31 @@ pub fn build(
     let input: Value = serde_json::from_str(input)
         .map_err(|e| BuildError::InvalidInput(format!("input is not valid JSON: {e}")))?;
     let Value::Object(mut input) = input else {
-        return Err(BuildError::InvalidInput("input must be a JSON object".into()));
+        return Err(BuildError::InvalidInput(
+            "input must be a JSON object".into(),
+        ));
     };
     let body_value = input.remove("body");
-    if let Some(unknown) = input.keys().find(|k| !op.params.iter().any(|p| p.key == k.as_str())) {
+    if let Some(unknown) = input
+        .keys()
+        .find(|k| !op.params.iter().any(|p| p.key == k.as_str()))
+    {
         return Err(BuildError::InvalidInput(format!(
             "unknown input field {unknown:?}; expected one of: {}",
             expected_fields(op)
         )));
     }
 
-    let base = call
-        .server_url
-        .or(default_server)
-        .ok_or_else(|| BuildError::InvalidInput("the spec names no absolute server URL; the host must pass a server URL".into()))?;
+    let base = call.server_url.or(default_server).ok_or_else(|| {
+        BuildError::InvalidInput(
+            "the spec names no absolute server URL; the host must pass a server URL".into(),
+        )
+    })?;
     let (scheme, authority, base_path) = split_url(base)?;
 
     let mut path = op.path.to_string();
-    let mut query: Vec<(String, String, bool)> = Vec::new();
+    // Query pairs, already percent-encoded.
+    let mut query: Vec<(String, String)> = Vec::new();
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut cookies: Vec<(String, String)> = Vec::new();
 
@@ -95,12 +102,23 @@ pub fn build(
                 path = path.replace(&format!("{{{}}}", param.name), &text);
             }
             Location::Query => query_pairs(param, value, &mut query),
-            Location::Header => headers.push((param.name.to_string(), simple_value(value, param.explode))),
-            Location::Cookie => cookies.push((param.name.to_string(), simple_value(value, param.explode))),
+            Location::Header => {
+                headers.push((param.name.to_string(), simple_value(value, param.explode)))
+            }
+            Location::Cookie => {
+                cookies.push((param.name.to_string(), simple_value(value, param.explode)))
+            }
         }
     }
 
-    apply_credentials(op, schemes, call.credentials, &mut headers, &mut query, &mut cookies)?;
+    apply_credentials(
+        op,
+        schemes,
+        call.credentials,
+        &mut headers,
+        &mut query,
+        &mut cookies,
+    )?;
     if !cookies.is_empty() {
         let cookie = cookies
             .iter()
@@ -121,19 +139,26 @@ pub fn build(
             Some(bytes)
         }
         (Some(spec), None) if spec.required => {
-            return Err(BuildError::InvalidInput("missing required field \"body\"".into()));
+            return Err(BuildError::InvalidInput(
+                "missing required field \"body\"".into(),
+            ));
         }
         (None, Some(_)) => {
-            return Err(BuildError::InvalidInput("this operation takes no body".into()));
+            return Err(BuildError::InvalidInput(
+                "this operation takes no body".into(),
+            ));
         }
         _ => None,
     };
     headers.push(("accept".into(), "application/json, */*;q=0.8".into()));
-    if let Some((name, _)) = headers
-        .iter()
-        .find(|(k, v)| k.bytes().chain(v.bytes()).any(|b| b.is_ascii_control() && b != b'\t'))
-    {
-        return Err(BuildError::InvalidInput(format!("header {name:?} would contain control characters")));
+    if let Some((name, _)) = headers.iter().find(|(k, v)| {
+        k.bytes()
+            .chain(v.bytes())
+            .any(|b| b.is_ascii_control() && b != b'\t')
+    }) {
+        return Err(BuildError::InvalidInput(format!(
+            "header {name:?} would contain control characters"
+        )));
     }
 
     let mut path_and_query = format!("{}{}", base_path.trim_end_matches('/'), path);
@@ -142,10 +167,7 @@ pub fn build(
     }
     if !query.is_empty() {
         path_and_query.push('?');
-        let encoded: Vec<String> = query
-            .iter()
-            .map(|(k, v, reserved_ok)| format!("{}={}", encode(k, false), encode(v, *reserved_ok)))
-            .collect();
+        let encoded: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         path_and_query.push_str(&encoded.join("&"));
     }
     Ok(Request {
@@ -261,7 +283,11 @@ fn path_value(param: &Param, value: &Value) -> String {
         Style::Label => {
             let sep = if param.explode { "." } else { "," };
             let items = match value {
-                Value::Array(items) => items.iter().map(|v| enc(&scalar(v))).collect::<Vec<_>>().join(sep),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| enc(&scalar(v)))
+                    .collect::<Vec<_>>()
+                    .join(sep),
                 Value::Object(map) => enc(&object_pairs(map, param.explode, sep, "=")),
                 other => enc(&scalar(other)),
             };
@@ -279,38 +305,56 @@ fn path_value(param: &Param, value: &Value) -> String {
             other => format!(";{}={}", param.name, enc(&simple_value(other, false))),
         },
         _ => match value {
-            Value::Array(items) => items.iter().map(|v| enc(&scalar(v))).collect::<Vec<_>>().join(","),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| enc(&scalar(v)))
+                .collect::<Vec<_>>()
+                .join(","),
             other => enc(&simple_value(other, param.explode)),
         },
     }
 }
 
-fn query_pairs(param: &Param, value: &Value, out: &mut Vec<(String, String, bool)>) {
+/// Adds the percent-encoded query pairs of one parameter. Delimiters that
+/// the style defines (`,` `%20` `|`) are left unescaped between items.
+fn query_pairs(param: &Param, value: &Value, out: &mut Vec<(String, String)>) {
     let reserved = param.allow_reserved;
-    let name = param.name.to_string();
+    let enc = |s: &str| encode(s, reserved);
+    let name = encode(param.name, false);
+    let joined = |items: &[Value], sep: &str| {
+        items
+            .iter()
+            .map(|v| enc(&scalar(v)))
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
     match (param.style, value) {
         (Style::DeepObject, Value::Object(map)) => {
             for (k, v) in map {
-                out.push((format!("{name}[{k}]"), scalar(v), reserved));
+                out.push((format!("{name}%5B{}%5D", encode(k, false)), enc(&scalar(v))));
             }
         }
-        (Style::SpaceDelimited, Value::Array(items)) => {
-            out.push((name, items.iter().map(scalar).collect::<Vec<_>>().join(" "), reserved));
-        }
-        (Style::PipeDelimited, Value::Array(items)) => {
-            out.push((name, items.iter().map(scalar).collect::<Vec<_>>().join("|"), reserved));
-        }
+        (Style::SpaceDelimited, Value::Array(items)) => out.push((name, joined(items, "%20"))),
+        (Style::PipeDelimited, Value::Array(items)) => out.push((name, joined(items, "%7C"))),
         (_, Value::Array(items)) if param.explode => {
             for item in items {
-                out.push((name.clone(), scalar(item), reserved));
+                out.push((name.clone(), enc(&scalar(item))));
             }
         }
+        (_, Value::Array(items)) => out.push((name, joined(items, ","))),
         (_, Value::Object(map)) if param.explode => {
             for (k, v) in map {
-                out.push((k.clone(), scalar(v), reserved));
+                out.push((encode(k, false), enc(&scalar(v))));
             }
         }
-        (_, other) => out.push((name, simple_value(other, false), reserved)),
+        (_, Value::Object(map)) => {
+            let flat: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{},{}", enc(k), enc(&scalar(v))))
+                .collect();
+            out.push((name, flat.join(",")));
+        }
+        (_, other) => out.push((name, enc(&scalar(other)))),
     }
 }
 
@@ -319,13 +363,18 @@ fn apply_credentials(
     schemes: &[Scheme],
     credentials: &[(String, String)],
     headers: &mut Vec<(String, String)>,
-    query: &mut Vec<(String, String, bool)>,
+    query: &mut Vec<(String, String)>,
     cookies: &mut Vec<(String, String)>,
 ) -> Result<(), BuildError> {
     if op.security.is_empty() {
         return Ok(());
     }
-    let credential = |name: &str| credentials.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let credential = |name: &str| {
+        credentials
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let usable = |scheme_name: &&str| {
         credential(scheme_name).is_some()
             && schemes
@@ -341,15 +390,20 @@ fn apply_credentials(
         )));
     };
     for scheme_name in alternative.iter() {
-        let (Some(scheme), Some(value)) = (schemes.iter().find(|s| s.name == *scheme_name), credential(scheme_name))
-        else {
+        let (Some(scheme), Some(value)) = (
+            schemes.iter().find(|s| s.name == *scheme_name),
+            credential(scheme_name),
+        ) else {
             continue;
         };
         match scheme.kind {
             SchemeKind::Header(name) => headers.push((name.to_string(), value.to_string())),
-            SchemeKind::Query(name) => query.push((name.to_string(), value.to_string(), false)),
+            SchemeKind::Query(name) => query.push((encode(name, false), encode(value, false))),
             SchemeKind::Cookie(name) => cookies.push((name.to_string(), value.to_string())),
-            SchemeKind::Basic => headers.push(("authorization".into(), format!("Basic {}", base64_encode(value.as_bytes())))),
+            SchemeKind::Basic => headers.push((
+                "authorization".into(),
+                format!("Basic {}", base64_encode(value.as_bytes())),
+            )),
             SchemeKind::Bearer => headers.push(("authorization".into(), format!("Bearer {value}"))),
             SchemeKind::Unsupported => {}
         }
@@ -366,20 +420,36 @@ fn encode_body(spec: &Body, value: &Value) -> Result<(String, Vec<u8>), BuildErr
         }
         Encoding::FormUrlEncoded => {
             let Value::Object(map) = value else {
-                return Err(invalid(format!("body must be an object for {}", spec.media_type)));
+                return Err(invalid(format!(
+                    "body must be an object for {}",
+                    spec.media_type
+                )));
             };
             let mut pairs = Vec::new();
             for (k, v) in map {
                 match v {
-                    Value::Array(items) => items.iter().for_each(|i| pairs.push(format!("{}={}", encode(k, false), encode(&scalar(i), false)))),
-                    other => pairs.push(format!("{}={}", encode(k, false), encode(&scalar(other), false))),
+                    Value::Array(items) => items.iter().for_each(|i| {
+                        pairs.push(format!(
+                            "{}={}",
+                            encode(k, false),
+                            encode(&scalar(i), false)
+                        ))
+                    }),
+                    other => pairs.push(format!(
+                        "{}={}",
+                        encode(k, false),
+                        encode(&scalar(other), false)
+                    )),
                 }
             }
             Ok((spec.media_type.to_string(), pairs.join("&").into_bytes()))
         }
         Encoding::Multipart => {
             let Value::Object(map) = value else {
-                return Err(invalid(format!("body must be an object for {}", spec.media_type)));
+                return Err(invalid(format!(
+                    "body must be an object for {}",
+                    spec.media_type
+                )));
             };
             let mut out = Vec::new();
             for (k, v) in map {
@@ -395,18 +465,28 @@ fn encode_body(spec: &Body, value: &Value) -> Result<(String, Vec<u8>), BuildErr
                         out.extend_from_slice(&bytes);
                     }
                     None => {
-                        out.extend_from_slice(format!("content-disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes());
+                        out.extend_from_slice(
+                            format!("content-disposition: form-data; name=\"{name}\"\r\n\r\n")
+                                .as_bytes(),
+                        );
                         out.extend_from_slice(scalar(v).as_bytes());
                     }
                 }
                 out.extend_from_slice(b"\r\n");
             }
             out.extend_from_slice(format!("--{MULTIPART_BOUNDARY}--\r\n").as_bytes());
-            Ok((format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}"), out))
+            Ok((
+                format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}"),
+                out,
+            ))
         }
         Encoding::Text => match value {
             Value::String(s) => Ok((spec.media_type.to_string(), s.clone().into_bytes())),
-            other => Err(invalid(format!("body must be a string for {}, got {}", spec.media_type, json_kind(other)))),
+            other => Err(invalid(format!(
+                "body must be a string for {}, got {}",
+                spec.media_type,
+                json_kind(other)
+            ))),
         },
         Encoding::Binary => match value {
             Value::String(s) => Ok((spec.media_type.to_string(), s.clone().into_bytes())),
@@ -431,7 +511,11 @@ fn file_part(value: &Value) -> Result<Option<(String, String, Vec<u8>)>, BuildEr
     };
     let bytes = base64_decode(content)
         .ok_or_else(|| BuildError::InvalidInput("content_base64 is not valid base64".into()))?;
-    let filename = obj.get("filename").and_then(Value::as_str).unwrap_or("file").to_string();
+    let filename = obj
+        .get("filename")
+        .and_then(Value::as_str)
+        .unwrap_or("file")
+        .to_string();
     let content_type = obj
         .get("content_type")
         .and_then(Value::as_str)
@@ -447,14 +531,22 @@ fn split_url(url: &str) -> Result<(String, String, String), BuildError> {
     } else if let Some(rest) = url.strip_prefix("http://") {
         ("http", rest)
     } else {
-        return Err(BuildError::InvalidInput(format!("server URL {url:?} is not an absolute http(s) URL")));
+        return Err(BuildError::InvalidInput(format!(
+            "server URL {url:?} is not an absolute http(s) URL"
+        )));
     };
     let end = rest.find('/').unwrap_or(rest.len());
     let authority = &rest[..end];
     if authority.is_empty() || authority.contains(['{', '}', ' ', '@']) {
-        return Err(BuildError::InvalidInput(format!("server URL {url:?} has no usable host")));
+        return Err(BuildError::InvalidInput(format!(
+            "server URL {url:?} has no usable host"
+        )));
     }
-    Ok((scheme.to_string(), authority.to_string(), rest[end..].to_string()))
+    Ok((
+        scheme.to_string(),
+        authority.to_string(),
+        rest[end..].to_string(),
+    ))
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (and, when
@@ -465,7 +557,21 @@ pub fn encode(text: &str, allow_reserved: bool) -> String {
         let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
         let reserved = matches!(
             b,
-            b':' | b'/' | b'?' | b'#' | b'[' | b']' | b'@' | b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b',' | b';' | b'='
+            b':' | b'/'
+                | b'?'
+                | b'#'
+                | b'['
+                | b']'
+                | b'@'
+                | b'!'
+                | b'$'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b','
+                | b';'
+                | b'='
         );
         if unreserved || (allow_reserved && reserved) {
             out.push(b as char);
@@ -482,7 +588,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub fn base64_encode(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -410,3 +410,54 @@ fn every_operation_of_a_real_spec_is_callable() {
         );
     }
 }
+
+#[test]
+fn specs_are_read_from_stdin_and_urls() {
+    let spec = std::fs::read(repo("tests/fixtures/specs/e2e-vendor.yaml")).expect("spec");
+    // stdin
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aip-builder"))
+        .args(["describe", "-", "--name", "from-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), &spec).expect("writes");
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.starts_with("from-stdin 2.1.0 (8 operations)"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("getItem  intent=get-item  GET /items/{itemId}"),
+        "{listing}"
+    );
+    assert!(listing.contains("input { itemId: integer, fields?: array, tags?: array, X-Trace?: string, session?: string }"), "{listing}");
+
+    // http URL, served by a test server playing the vendor's doc site.
+    let served = String::from_utf8_lossy(&spec).into_owned();
+    let site = FakeVendor::start(move |_| Reply {
+        status: 200,
+        content_type: "application/yaml",
+        body: served.clone(),
+    });
+    let url = format!("{}/openapi.yaml", site.url());
+    let out = crate::support::aip(&repo(""), &["describe", &url, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["name"], "e2e-vendor");
+    assert_eq!(doc["operations"].as_array().map(Vec::len), Some(8));
+
+    // An unreachable URL is a clear error.
+    let out = crate::support::aip(&repo(""), &["describe", "http://127.0.0.1:9/openapi.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot fetch http://127.0.0.1:9/openapi.yaml"),
+        "{}",
+        text(&out)
+    );
+}

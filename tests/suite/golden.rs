@@ -135,3 +135,30 @@ fn generated_crates_compile_to_aip_adapter_components() {
         assert!(compiled.crates.iter().any(|(n, _)| n == "serde_json"));
     }
 }
+
+#[test]
+fn a_compile_failure_keeps_the_crate_and_reports_cargo_output() {
+    let mut files = snapshot(&repo("generated/assemblyai/wasm"));
+    let lib = files.get_mut("src/lib.rs").expect("lib.rs");
+    lib.extend_from_slice(b"\nfn broken() -> u32 { \"not a number\" }\n");
+    let err = aip_compile::compile_wasm(
+        &files,
+        aip_compile::BuildOptions {
+            cache: aip_compile::CacheDirs::from_env(),
+            progress: &mut |_| {},
+            use_cache: false,
+        },
+    )
+    .expect_err("must not compile");
+    let aip_compile::CompileError::Build { build_dir, output } = &err else {
+        panic!("expected a build error, got {err}");
+    };
+    assert!(
+        build_dir.join("src/lib.rs").is_file(),
+        "the crate is kept at {}",
+        build_dir.display()
+    );
+    assert!(output.contains("mismatched types"), "{output}");
+    assert!(err.to_string().contains("please report it"), "{err}");
+    let _ = std::fs::remove_dir_all(build_dir);
+}

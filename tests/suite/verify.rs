@@ -266,3 +266,41 @@ fn the_same_spec_builds_to_the_same_digests() {
     assert_eq!(a.sbom.digest, b.sbom.digest);
     assert_eq!(a, b);
 }
+
+#[test]
+fn keys_are_read_from_environment_variables() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let pem = std::fs::read_to_string(&keys().1).expect("key");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aip-builder"))
+        .args([
+            "build",
+            &repo("tests/fixtures/specs/e2e-vendor.yaml")
+                .display()
+                .to_string(),
+            "--key",
+            "env://AIP_TEST_SIGNING_KEY",
+            "--out",
+            "modules",
+        ])
+        .current_dir(work.path())
+        .env("COSIGN_PASSWORD", crate::support::PASSWORD)
+        .env("AIP_TEST_SIGNING_KEY", pem)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let public = std::fs::read_to_string(&keys().2).expect("pub");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aip-builder"))
+        .args([
+            "verify",
+            "modules/e2e-vendor",
+            "--key",
+            "env://AIP_TEST_PUBLIC_KEY",
+        ])
+        .current_dir(work.path())
+        .env("AIP_TEST_PUBLIC_KEY", public)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    // No key material in what the build printed.
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("PRIVATE KEY"));
+}

@@ -49,6 +49,7 @@ pub const WASM_TEMPLATES: &[Template] = &[
 pub const WASM_STATIC: &[StaticFile] = &[
     static_file!("Cargo.toml", "templates/wasm-component/Cargo.toml"),
     static_file!("Cargo.lock", "templates/wasm-component/Cargo.lock"),
+    static_file!("build.rs", "templates/wasm-component/build.rs"),
     static_file!(
         "src/runtime/mod.rs",
         "templates/wasm-component/src/runtime/mod.rs"

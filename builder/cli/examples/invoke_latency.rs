@@ -1,0 +1,98 @@
+//! Invoke latency: 1,000 calls of one operation through the embedded host
+//! (one instance, reused) against a local vendor, next to the same request
+//! made directly with an HTTP client, in the same run.
+//!
+//! cargo run --release -p aip-builder --example invoke_latency -- <MODULE_DIR> <OPERATION> '<input json>' <direct path>
+
+use std::time::{Duration, Instant};
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[idx]
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [module, operation, input, direct_path] = args.as_slice() else {
+        anyhow::bail!("usage: invoke_latency <MODULE_DIR> <OPERATION> <INPUT_JSON> <DIRECT_PATH>");
+    };
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let addr = server.server_addr().to_string();
+    std::thread::spawn(move || {
+        for mut req in server.incoming_requests() {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(req.as_reader(), &mut sink);
+            let header =
+                tiny_http::Header::from_bytes("content-type", "application/json").expect("header");
+            let _ = req.respond(
+                tiny_http::Response::from_string(r#"{"id":7,"name":"seven"}"#).with_header(header),
+            );
+        }
+    });
+    let opened = aip_register::open_module(std::path::Path::new(module))?;
+    let loaded = aip_host::LoadedComponent::new(&opened.wasm)?;
+    let mut allow = aip_host::AllowList::new(opened.manifest.permissions.net.clone());
+    allow.push(&addr);
+    let mut adapter = loaded.instantiate(&aip_host::HostOptions {
+        allow,
+        max_memory_bytes: 128 << 20,
+    })?;
+    let ctx = aip_host::CallContext {
+        credentials: vec![aip_host::Credential {
+            scheme: "headerKey".into(),
+            value: "k".into(),
+        }],
+        server_url: Some(format!("http://{addr}/v2")),
+        request_id: None,
+    };
+    // Warm up both paths.
+    for _ in 0..50 {
+        adapter
+            .invoke(operation, input, &ctx)?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let mut via_adapter = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        adapter
+            .invoke(operation, input, &ctx)?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        via_adapter.push(t.elapsed());
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let url = format!("http://{addr}{direct_path}");
+    for _ in 0..50 {
+        agent
+            .get(&url)
+            .header("x-api-key", "k")
+            .call()?
+            .body_mut()
+            .read_to_string()?;
+    }
+    let mut direct = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        agent
+            .get(&url)
+            .header("x-api-key", "k")
+            .call()?
+            .body_mut()
+            .read_to_string()?;
+        direct.push(t.elapsed());
+    }
+    let (a50, a99) = (
+        percentile(&mut via_adapter, 0.50),
+        percentile(&mut via_adapter, 0.99),
+    );
+    let (d50, d99) = (percentile(&mut direct, 0.50), percentile(&mut direct, 0.99));
+    println!("calls: {n} each, instance reused");
+    println!("adapter (wasmtime + wasi:http): p50 {a50:?}  p99 {a99:?}");
+    println!("direct (ureq, keep-alive):      p50 {d50:?}  p99 {d99:?}");
+    println!("overhead p50: {:?}", a50.saturating_sub(d50));
+    Ok(())
+}

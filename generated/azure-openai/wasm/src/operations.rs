@@ -7,8 +7,10 @@ pub const MODULE: &str = "azure-openai";
 pub const DEFAULT_SERVER: Option<&str> = Some(
     "https://your-resource-name.openai.azure.com/openai",
 );
-/// `describe()`'s answer.
-pub const DESCRIBE_JSON: &str = include_str!("describe.json");
+/// `describe()`'s answer, minified and deflated by build.rs.
+pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
+    concat!(env!("OUT_DIR"), "/describe.json.deflate")
+);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {

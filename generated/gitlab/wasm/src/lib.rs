@@ -12,7 +12,10 @@ use runtime::request::CallInput;
 struct Adapter;
 impl Guest for Adapter {
     fn describe() -> String {
-        operations::DESCRIBE_JSON.to_string()
+        miniz_oxide::inflate::decompress_to_vec(operations::DESCRIBE_DEFLATED)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or_else(|| "{\"error\":\"describe data is corrupt\"}".to_string())
     }
     fn invoke(
         operation: String,

@@ -5,8 +5,10 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "openfaas";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = None;
-/// `describe()`'s answer.
-pub const DESCRIBE_JSON: &str = include_str!("describe.json");
+/// `describe()`'s answer, minified and deflated by build.rs.
+pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
+    concat!(env!("OUT_DIR"), "/describe.json.deflate")
+);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {

@@ -65,9 +65,6 @@ impl Progress {
         let trimmed = line.trim_start();
         let interesting = trimmed.starts_with("provisioning:")
             || trimmed.starts_with("compile cache hit")
-            || trimmed.starts_with("component:")
-            || trimmed.starts_with("sources ->")
-            || trimmed.ends_with(")") && trimmed.contains(" operations, ")
             || trimmed.starts_with("error")
             || trimmed.starts_with("Compiling aip-adapter")
             || trimmed.starts_with("Finished");

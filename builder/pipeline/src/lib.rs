@@ -75,8 +75,11 @@ impl Stage {
 pub trait Observer {
     /// A stage starts.
     fn stage(&mut self, stage: Stage, detail: &str);
-    /// A line of tool output or a note.
-    fn line(&mut self, line: &str);
+    /// A note of the pipeline's own (counts, sizes, paths).
+    fn note(&mut self, note: &str);
+    /// A line printed by a tool the pipeline runs (cargo, rustup) or a
+    /// provisioning notice.
+    fn tool_output(&mut self, line: &str);
     /// A warning for the user.
     fn warn(&mut self, warning: &str);
 }
@@ -177,7 +180,7 @@ pub fn build_module(
         observer.warn(w);
     }
     let api = ingested.api;
-    observer.line(&format!(
+    observer.note(&format!(
         "{} operations, {} schemas ({})",
         api.operations.len(),
         api.schemas.len(),
@@ -191,7 +194,7 @@ pub fn build_module(
     let rendered = aip_render::render_wasm(&api)?;
     if let Some(dir) = &req.generated_dir {
         aip_compile::write_crate(&rendered.files, dir)?;
-        observer.line(&format!("sources -> {}", dir.display()));
+        observer.note(&format!("sources -> {}", dir.display()));
     }
 
     observer.stage(
@@ -202,12 +205,12 @@ pub fn build_module(
         &rendered.files,
         aip_compile::BuildOptions {
             cache: req.cache.clone(),
-            progress: &mut |line: &str| observer.line(line),
+            progress: &mut |line: &str| observer.tool_output(line),
             use_cache: req.use_compile_cache,
         },
     )?;
     let component_size = compiled.wasm.len() as u64;
-    observer.line(&format!("component: {component_size} bytes"));
+    observer.note(&format!("component: {component_size} bytes"));
 
     observer.stage(Stage::Package, "OCI layout + CycloneDX SBOM");
     let (imports, exports) = aip_host::LoadedComponent::new(&compiled.wasm)?.interface();

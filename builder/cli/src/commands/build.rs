@@ -55,7 +55,10 @@ impl Observer for ProgressObserver<'_> {
     fn stage(&mut self, stage: Stage, detail: &str) {
         self.0.stage(stage.name(), detail);
     }
-    fn line(&mut self, line: &str) {
+    fn note(&mut self, note: &str) {
+        self.0.note(note);
+    }
+    fn tool_output(&mut self, line: &str) {
         self.0.tool_line(line);
     }
     fn warn(&mut self, warning: &str) {

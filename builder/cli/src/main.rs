@@ -2,6 +2,7 @@
 
 mod commands;
 mod exit;
+mod module_host;
 mod password;
 mod progress;
 mod spec_args;

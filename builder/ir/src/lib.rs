@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use names::{intent_for, is_valid_module_name};
+pub use names::{intent_for, is_valid_module_name, words};
 pub use schema::{
     input_schema, input_schema_root, output_schema, output_schema_root, schema_closure,
 };

@@ -16,34 +16,45 @@ pub fn is_valid_module_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
-/// The intent an operation is routed under: its id in kebab case, e.g.
-/// `createChatCompletion` -> `create-chat-completion`, `get_users_by_id` ->
-/// `get-users-by-id`. Characters outside `[a-z0-9]` become separators.
-pub fn intent_for(operation_id: &str) -> String {
-    let mut out = String::with_capacity(operation_id.len() + 4);
+/// The lower-case ASCII words of an identifier-like text: camelCase is split
+/// at lower-to-upper changes, anything outside `[A-Za-z0-9]` separates.
+/// `createChatCompletion` -> `[create, chat, completion]`.
+pub fn words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
     let mut prev_lower_or_digit = false;
-    for ch in operation_id.chars() {
+    for ch in text.chars() {
         if ch.is_ascii_uppercase() {
             if prev_lower_or_digit {
-                out.push('-');
+                words.push(std::mem::take(&mut current));
             }
-            out.push(ch.to_ascii_lowercase());
+            current.push(ch.to_ascii_lowercase());
             prev_lower_or_digit = false;
         } else if ch.is_ascii_lowercase() || ch.is_ascii_digit() {
-            out.push(ch);
+            current.push(ch);
             prev_lower_or_digit = true;
         } else {
-            if !out.is_empty() && !out.ends_with('-') {
-                out.push('-');
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
             }
             prev_lower_or_digit = false;
         }
     }
-    let trimmed = out.trim_matches('-');
-    if trimmed.is_empty() {
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// The intent an operation is routed under: its id in kebab case, e.g.
+/// `createChatCompletion` -> `create-chat-completion`, `get_users_by_id` ->
+/// `get-users-by-id`.
+pub fn intent_for(operation_id: &str) -> String {
+    let words = words(operation_id);
+    if words.is_empty() {
         "operation".to_string()
     } else {
-        trimmed.to_string()
+        words.join("-")
     }
 }
 

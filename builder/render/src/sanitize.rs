@@ -23,30 +23,11 @@ const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
 /// keywords become raw identifiers (or get a `_` suffix where Rust forbids
 /// raw ones).
 pub fn snake_ident(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 4);
-    let mut prev_lower = false;
-    for ch in text.chars() {
-        if ch.is_ascii_uppercase() {
-            if prev_lower {
-                out.push('_');
-            }
-            out.push(ch.to_ascii_lowercase());
-            prev_lower = false;
-        } else if ch.is_ascii_lowercase() || ch.is_ascii_digit() {
-            out.push(ch);
-            prev_lower = true;
-        } else {
-            if !out.ends_with('_') {
-                out.push('_');
-            }
-            prev_lower = false;
-        }
-    }
-    let trimmed = out.trim_matches('_');
-    let mut ident = if trimmed.is_empty() {
+    let words = aip_ir::words(text);
+    let mut ident = if words.is_empty() {
         "op".to_string()
     } else {
-        trimmed.to_string()
+        words.join("_")
     };
     if ident.as_bytes()[0].is_ascii_digit() {
         ident.insert_str(0, "op_");

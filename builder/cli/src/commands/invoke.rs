@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aip_host::{AllowList, CallContext, Credential, HostOptions, LoadedComponent};
+use aip_host::{AllowList, CallContext, Credential};
 use aip_sign::{KeyRef, PublicKey};
 use clap::Args;
 use serde_json::json;
@@ -65,17 +65,7 @@ impl Opts {
                 value: value.to_string(),
             });
         }
-        let loaded = LoadedComponent::new(&module.wasm).map_err(internal)?;
-        let mut adapter = loaded
-            .instantiate(&HostOptions {
-                allow,
-                max_memory_bytes: module
-                    .manifest
-                    .resources
-                    .memory_bytes()
-                    .unwrap_or(128 << 20),
-            })
-            .map_err(internal)?;
+        let mut adapter = crate::module_host::instantiate(&module, allow)?;
         let ctx = CallContext {
             credentials,
             server_url: self.server.clone(),

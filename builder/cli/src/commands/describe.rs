@@ -26,17 +26,8 @@ impl Opts {
         let target = Path::new(&self.spec.spec);
         let document: Value = if target.join("manifest.yaml").is_file() {
             let module = aip_register::open_module(target).map_err(user)?;
-            let loaded = aip_host::LoadedComponent::new(&module.wasm).map_err(internal)?;
-            let mut adapter = loaded
-                .instantiate(&aip_host::HostOptions {
-                    allow: aip_host::AllowList::default(),
-                    max_memory_bytes: module
-                        .manifest
-                        .resources
-                        .memory_bytes()
-                        .unwrap_or(128 << 20),
-                })
-                .map_err(internal)?;
+            let mut adapter =
+                crate::module_host::instantiate(&module, aip_host::AllowList::default())?;
             let text = adapter.describe().map_err(internal)?;
             serde_json::from_str(&text)
                 .map_err(|e| internal(anyhow::anyhow!("describe() returned invalid JSON: {e}")))?

@@ -9,6 +9,7 @@ mod support;
 mod bad_input;
 mod e2e;
 mod golden;
+mod proto;
 mod runtime_unit;
 mod verify;
 

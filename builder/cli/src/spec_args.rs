@@ -22,20 +22,29 @@ pub struct SpecArgs {
     /// Treat unresolvable schema `$ref`s as "any value" instead of failing.
     #[arg(long)]
     pub allow_dangling_refs: bool,
+    /// Import root for .proto input, like protoc's -I (repeatable).
+    #[arg(long = "proto-path", value_name = "DIR")]
+    pub proto_paths: Vec<PathBuf>,
 }
 
 impl SpecArgs {
-    /// Reads and lowers the spec, reporting warnings.
-    pub fn ingest(&self, progress: &mut Progress) -> Result<Ingested, CliError> {
-        progress.stage("ingest", &self.spec);
-        let opts = IngestOptions {
+    /// The ingest options these arguments ask for.
+    pub fn options(&self) -> IngestOptions {
+        IngestOptions {
             name: self.name.clone(),
             limits: Limits {
                 max_spec_bytes: self.max_spec_bytes,
                 ..Limits::default()
             },
             allow_dangling_refs: self.allow_dangling_refs,
-        };
+            proto_paths: self.proto_paths.clone(),
+        }
+    }
+
+    /// Reads and lowers the spec, reporting warnings.
+    pub fn ingest(&self, progress: &mut Progress) -> Result<Ingested, CliError> {
+        progress.stage("ingest", &self.spec);
+        let opts = self.options();
         let ingested = aip_ingest::ingest(SpecSource::from_arg(&self.spec), &opts).map_err(user)?;
         for warning in &ingested.warnings {
             progress.warn(warning);

@@ -138,6 +138,18 @@ pub enum IngestError {
         /// Document.
         location: String,
     },
+    /// protox rejected a `.proto` file.
+    #[error("{location}:{line}:{column}: {message}")]
+    Proto {
+        /// The proto file.
+        location: String,
+        /// 1-based line, 0 when unknown.
+        line: usize,
+        /// 1-based column, 0 when unknown.
+        column: usize,
+        /// protox's message.
+        message: String,
+    },
     /// Something valid that this version cannot handle yet.
     #[error("not supported yet: {0}")]
     NotSupported(String),

@@ -13,6 +13,7 @@ mod lower;
 mod openapi3;
 mod parse;
 mod pointer;
+mod proto;
 mod schema;
 mod source;
 mod swagger2;
@@ -59,6 +60,9 @@ pub struct IngestOptions {
     /// Treat unresolvable schema `$ref`s as "any value" (with a warning)
     /// instead of failing. Other unresolvable references still fail.
     pub allow_dangling_refs: bool,
+    /// Import roots for `.proto` input (protoc's `-I`); default: the
+    /// folder of the proto file, or the folder given.
+    pub proto_paths: Vec<std::path::PathBuf>,
 }
 
 /// The result of ingest: the IR and what the user should be warned about.
@@ -112,8 +116,21 @@ impl RawSpec {
     }
 }
 
-/// Reads and lowers a spec in one step.
+/// Reads and lowers a spec in one step: OpenAPI/Swagger documents, or
+/// protobuf input (`.proto` files, a folder of them, a descriptor set).
 pub fn ingest(source: SpecSource, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    if let SpecSource::File(path) = &source
+        && proto::is_protobuf(path)
+    {
+        return proto::ingest_protobuf(path, opts);
+    }
+    if let SpecSource::Url(url) = &source
+        && (url.starts_with("grpc://") || url.starts_with("grpcs://"))
+    {
+        return Err(IngestError::NotSupported(format!(
+            "gRPC server reflection ({url}); pass the service's .proto files or a descriptor set instead"
+        )));
+    }
     let raw = RawSpec::read(source, &opts.limits)?;
     lower(&raw, opts)
 }

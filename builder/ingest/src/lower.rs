@@ -165,6 +165,7 @@ pub fn lower_api(
         api_version,
         description,
         source: opts.source,
+        protocol: aip_ir::Protocol::Rest,
         servers,
         security_schemes,
         operations,
@@ -258,6 +259,7 @@ fn operation(
         responses: parts.responses,
         security,
         pointer: op_loc.pointer.clone(),
+        rpc: None,
     })
 }
 

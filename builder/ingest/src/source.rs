@@ -23,7 +23,10 @@ impl SpecSource {
     pub fn from_arg(arg: &str) -> SpecSource {
         if arg == "-" {
             SpecSource::Stdin
-        } else if arg.starts_with("http://") || arg.starts_with("https://") {
+        } else if ["http://", "https://", "grpc://", "grpcs://"]
+            .iter()
+            .any(|p| arg.starts_with(p))
+        {
             SpecSource::Url(arg.to_string())
         } else {
             SpecSource::File(PathBuf::from(arg))

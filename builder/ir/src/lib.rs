@@ -35,6 +35,9 @@ pub struct Api {
     pub description: Option<String>,
     /// Where the IR came from.
     pub source: SourceInfo,
+    /// How the vendor is called.
+    #[serde(default)]
+    pub protocol: Protocol,
     /// Servers in spec order; the first is the default.
     pub servers: Vec<Server>,
     /// Security schemes by name.
@@ -43,6 +46,17 @@ pub struct Api {
     pub operations: Vec<Operation>,
     /// Named schemas referenced as `#/$defs/<name>`.
     pub schemas: BTreeMap<String, Value>,
+}
+
+/// How a vendor API is called.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// HTTP requests described by OpenAPI / Swagger.
+    #[default]
+    Rest,
+    /// gRPC methods described by protobuf.
+    Grpc,
 }
 
 /// Provenance of an [`Api`].
@@ -68,6 +82,9 @@ pub enum SpecFormat {
     /// OpenAPI 3.1.x.
     #[serde(rename = "openapi-3.1")]
     OpenApi31,
+    /// Protocol Buffers (sources or a descriptor set).
+    #[serde(rename = "protobuf")]
+    Protobuf,
 }
 
 impl SpecFormat {
@@ -77,6 +94,7 @@ impl SpecFormat {
             SpecFormat::Swagger2 => "swagger-2.0",
             SpecFormat::OpenApi30 => "openapi-3.0",
             SpecFormat::OpenApi31 => "openapi-3.1",
+            SpecFormat::Protobuf => "protobuf",
         }
     }
 }
@@ -175,8 +193,42 @@ pub struct Operation {
     pub responses: Vec<Response>,
     /// Effective security (operation-level, else the spec's global one).
     pub security: SecurityRequirements,
-    /// JSON pointer of the operation in the source document, for diagnostics.
+    /// JSON pointer of the operation in the source document (for protobuf:
+    /// the method's full name), for diagnostics.
     pub pointer: String,
+    /// For gRPC methods: the service, method and streaming kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc: Option<Rpc>,
+}
+
+/// A gRPC method. Its operation's path is `/<package.Service>/<Method>`,
+/// its method `POST`, and its input is the request message itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rpc {
+    /// Fully-qualified service name, e.g. `inference.GRPCInferenceService`.
+    pub service: String,
+    /// Method name, e.g. `ModelInfer`.
+    pub method: String,
+    /// Fully-qualified request message name.
+    pub input_type: String,
+    /// Fully-qualified response message name.
+    pub output_type: String,
+    /// The client sends a stream of requests.
+    pub client_streaming: bool,
+    /// The server answers with a stream of responses.
+    pub server_streaming: bool,
+}
+
+impl Rpc {
+    /// `unary`, `server-streaming`, `client-streaming` or `bidi-streaming`.
+    pub fn kind(&self) -> &'static str {
+        match (self.client_streaming, self.server_streaming) {
+            (false, false) => "unary",
+            (false, true) => "server-streaming",
+            (true, false) => "client-streaming",
+            (true, true) => "bidi-streaming",
+        }
+    }
 }
 
 /// HTTP methods OpenAPI can describe.

@@ -24,6 +24,15 @@ pub fn output_schema(api: &Api, op: &Operation) -> Value {
 /// [`input_schema`] without `$defs`: its references point at
 /// `#/$defs/<name>` of whatever document embeds it next to the API's schemas.
 pub fn input_schema_root(op: &Operation) -> Value {
+    // A gRPC method's input is its request message itself.
+    if op.rpc.is_some()
+        && let Some(schema) = op
+            .request_body
+            .as_ref()
+            .and_then(|b| b.contents.iter().find_map(|m| m.schema.clone()))
+    {
+        return schema;
+    }
     let mut properties = Map::new();
     let mut required = Vec::new();
     for param in &op.parameters {

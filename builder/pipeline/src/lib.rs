@@ -21,7 +21,7 @@
 
 use std::path::PathBuf;
 
-use aip_ingest::{IngestError, IngestOptions, RawSpec};
+use aip_ingest::{IngestError, IngestOptions, SpecSource};
 use aip_ir::Api;
 use aip_package::oci::sha256_digest;
 use aip_package::{CrateRef, LayoutBuilder, SbomInput, WasmArtifactInfo};
@@ -96,6 +96,9 @@ pub enum PipelineError {
     /// A bad argument.
     #[error("{0}")]
     Argument(String),
+    /// A valid request this version cannot build yet.
+    #[error("not supported yet: {0}")]
+    NotSupported(String),
     /// Rendering failed (a bug).
     #[error(transparent)]
     Render(#[from] aip_render::RenderError),
@@ -118,15 +121,18 @@ impl PipelineError {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            PipelineError::Ingest(_) | PipelineError::Sign(_) | PipelineError::Argument(_)
+            PipelineError::Ingest(_)
+                | PipelineError::Sign(_)
+                | PipelineError::Argument(_)
+                | PipelineError::NotSupported(_)
         )
     }
 }
 
 /// What to build.
 pub struct BuildRequest {
-    /// The spec, read.
-    pub spec: RawSpec,
+    /// Where the spec is.
+    pub spec: SpecSource,
     /// Ingest options (name, limits).
     pub ingest: IngestOptions,
     /// Module version.
@@ -174,8 +180,9 @@ pub fn build_module(
         })?
         .to_string();
 
-    observer.stage(Stage::Ingest, &req.spec.source.location());
-    let ingested = aip_ingest::lower(&req.spec, &req.ingest)?;
+    observer.stage(Stage::Ingest, &req.spec.location());
+    let ingested = aip_ingest::ingest(req.spec.clone(), &req.ingest)?;
+    require_rest(&ingested.api)?;
     for w in &ingested.warnings {
         observer.warn(w);
     }
@@ -299,6 +306,21 @@ pub fn build_module(
         component_size,
         warnings: ingested.warnings,
     })
+}
+
+/// WASM adapters call vendors through `wasi:http`, which gives guests no
+/// HTTP/2 trailers, so gRPC vendors cannot be adapted as components yet.
+pub fn require_rest(api: &Api) -> Result<(), PipelineError> {
+    match api.protocol {
+        aip_ir::Protocol::Rest => Ok(()),
+        aip_ir::Protocol::Grpc => Err(PipelineError::NotSupported(format!(
+            "building {} ({} gRPC methods) as a WASM component: gRPC needs HTTP/2 trailers that wasi:http does not give components; \
+             the alternative is the gRPC microservice target (--target grpc), which is not built yet either. \
+             `aip-builder describe` reads protobuf input today",
+            api.name,
+            api.operations.len()
+        ))),
+    }
 }
 
 fn description(api: &Api) -> String {

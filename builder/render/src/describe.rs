@@ -30,6 +30,9 @@ pub fn describe_document(api: &Api) -> Value {
             if let Some(summary) = &op.summary {
                 entry.insert("summary".into(), json!(summary));
             }
+            if let Some(rpc) = &op.rpc {
+                entry.insert("kind".into(), json!(rpc.kind()));
+            }
             if op.deprecated {
                 entry.insert("deprecated".into(), json!(true));
             }

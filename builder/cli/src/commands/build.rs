@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aip_ingest::{IngestOptions, Limits, RawSpec, SpecSource};
+use aip_ingest::SpecSource;
 use aip_pipeline::{BuildRequest, Observer, Stage};
 use aip_register::Resources;
 use aip_sign::KeyRef;
@@ -83,18 +83,9 @@ impl Opts {
                 KeyRef::File(default.to_path_buf())
             }
         };
-        let limits = Limits {
-            max_spec_bytes: self.spec.max_spec_bytes,
-            ..Limits::default()
-        };
-        let spec = RawSpec::read(SpecSource::from_arg(&self.spec.spec), &limits).map_err(user)?;
         let request = BuildRequest {
-            spec,
-            ingest: IngestOptions {
-                name: self.spec.name.clone(),
-                limits,
-                allow_dangling_refs: self.spec.allow_dangling_refs,
-            },
+            spec: SpecSource::from_arg(&self.spec.spec),
+            ingest: self.spec.options(),
             version: self.version.clone(),
             key,
             password,

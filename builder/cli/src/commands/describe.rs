@@ -61,8 +61,13 @@ fn print_table(document: &Value) {
     );
     for op in ops {
         let s = |k: &str| op.get(k).and_then(Value::as_str).unwrap_or("");
+        let kind = op
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(|k| format!("  ({k})"))
+            .unwrap_or_default();
         crate::outln!(
-            "{}  intent={}  {} {}",
+            "{}  intent={}  {} {}{kind}",
             s("id"),
             s("intent"),
             s("method"),
@@ -74,7 +79,18 @@ fn print_table(document: &Value) {
             .and_then(Value::as_array)
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        if let Some(props) = schema
+        let stream_of = schema
+            .and_then(|s| s.get("items"))
+            .and_then(|i| i.get("$ref"))
+            .and_then(Value::as_str);
+        if let Some(message) = schema.and_then(|s| s.get("$ref")).and_then(Value::as_str) {
+            crate::outln!("    input {}", message.trim_start_matches("#/$defs/"));
+        } else if let Some(message) = stream_of {
+            crate::outln!(
+                "    input stream of {}",
+                message.trim_start_matches("#/$defs/")
+            );
+        } else if let Some(props) = schema
             .and_then(|s| s.get("properties"))
             .and_then(Value::as_object)
         {

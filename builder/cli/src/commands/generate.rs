@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use crate::exit::{CliError, internal};
+use crate::exit::{CliError, internal, user};
 use crate::progress::{Format, Progress};
 use crate::spec_args::{SpecArgs, Target, default_generated_dir};
 
@@ -32,6 +32,7 @@ impl Opts {
         let mut progress = Progress::new(self.format);
         let ingested = self.spec.ingest(&mut progress)?;
         let api = &ingested.api;
+        aip_pipeline::require_rest(api).map_err(user)?;
         progress.stage("render", "wasm-component templates");
         let rendered = aip_render::render_wasm(api).map_err(internal)?;
         let out = self

@@ -246,14 +246,6 @@ fn bad_protos_are_located() {
         "{}",
         text(&out)
     );
-
-    let out = aip(&repo(""), &["describe", "grpc://127.0.0.1:9"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not supported yet: gRPC server reflection"),
-        "{}",
-        text(&out)
-    );
 }
 
 #[test]
@@ -306,4 +298,108 @@ fn rust_keywords_in_protos_are_safe_and_grpc_builds_are_refused_cleanly() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(!work.path().join("gen").exists());
+}
+
+/// A live gRPC server offering reflection over kserve's schema, v1 and/or
+/// v1alpha. Returns its address; the server lives as long as the runtime.
+fn reflection_server(v1: bool, v1alpha: bool) -> (tokio::runtime::Runtime, String) {
+    let mut compiler = protox::Compiler::new([repo("specs/proto/kserve-v2")]).expect("compiler");
+    compiler.include_imports(true).include_source_info(true);
+    compiler
+        .open_file("docs/predict-api/v2/grpc_predict_v2.proto")
+        .expect("compiles");
+    let set = compiler.encode_file_descriptor_set();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    runtime.spawn(async move {
+        let v1_svc = v1.then(|| {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(&set)
+                .build_v1()
+                .expect("v1 service")
+        });
+        let v1alpha_svc = v1alpha.then(|| {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(&set)
+                .build_v1alpha()
+                .expect("v1alpha service")
+        });
+        let _ = tonic::transport::Server::builder()
+            .add_optional_service(v1_svc)
+            .add_optional_service(v1alpha_svc)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+    });
+    (runtime, addr)
+}
+
+#[test]
+fn live_servers_are_read_through_reflection() {
+    for (v1, v1alpha) in [(true, false), (false, true)] {
+        let (_runtime, addr) = reflection_server(v1, v1alpha);
+        let doc = describe(&[&format!("grpc://{addr}"), "--fetch-timeout", "10"]);
+        let from_source = describe(&["specs/proto/kserve-v2"]);
+        assert_eq!(
+            kinds(&doc),
+            kinds(&from_source),
+            "v1={v1} v1alpha={v1alpha}"
+        );
+        assert_eq!(
+            doc["$defs"]["inference.ModelInferRequest"],
+            from_source["$defs"]["inference.ModelInferRequest"]
+        );
+    }
+
+    // Nothing listens: a clear error.
+    let out = aip(
+        &repo(""),
+        &["describe", "grpc://127.0.0.1:9", "--fetch-timeout", "5"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot fetch grpc://127.0.0.1:9: cannot connect"),
+        "{}",
+        text(&out)
+    );
+
+    // A server that accepts and then says nothing: a timeout, not a hang.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    // Detached: it holds whatever connects until the test process ends.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let started = std::time::Instant::now();
+    let out = aip(
+        &repo(""),
+        &[
+            "describe",
+            &format!("grpc://{addr}"),
+            "--fetch-timeout",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("did not answer within 2s")
+            || stderr.contains("no complete reflection answer within 2s"),
+        "{stderr}"
+    );
 }

@@ -22,6 +22,9 @@ pub struct SpecArgs {
     /// Treat unresolvable schema `$ref`s as "any value" instead of failing.
     #[arg(long)]
     pub allow_dangling_refs: bool,
+    /// Timeout in seconds for fetching a spec URL or reading a gRPC server's schema.
+    #[arg(long, default_value_t = Limits::default().fetch_timeout.as_secs())]
+    pub fetch_timeout: u64,
     /// Import root for .proto input, like protoc's -I (repeatable).
     #[arg(long = "proto-path", value_name = "DIR")]
     pub proto_paths: Vec<PathBuf>,
@@ -34,6 +37,7 @@ impl SpecArgs {
             name: self.name.clone(),
             limits: Limits {
                 max_spec_bytes: self.max_spec_bytes,
+                fetch_timeout: std::time::Duration::from_secs(self.fetch_timeout.max(1)),
                 ..Limits::default()
             },
             allow_dangling_refs: self.allow_dangling_refs,

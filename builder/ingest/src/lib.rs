@@ -127,9 +127,7 @@ pub fn ingest(source: SpecSource, opts: &IngestOptions) -> Result<Ingested, Inge
     if let SpecSource::Url(url) = &source
         && (url.starts_with("grpc://") || url.starts_with("grpcs://"))
     {
-        return Err(IngestError::NotSupported(format!(
-            "gRPC server reflection ({url}); pass the service's .proto files or a descriptor set instead"
-        )));
+        return proto::ingest_reflection(url, opts);
     }
     let raw = RawSpec::read(source, &opts.limits)?;
     lower(&raw, opts)

@@ -5,6 +5,7 @@
 //! output the response message (an array for server streaming).
 
 mod comments;
+mod reflection;
 mod resolver;
 mod schema;
 
@@ -32,6 +33,13 @@ pub fn is_protobuf(path: &Path) -> bool {
         Some(ext) if DESCRIPTOR_SET_EXTENSIONS.contains(&ext) => true,
         _ => path.is_dir(),
     }
+}
+
+/// Reads a live server's schema through gRPC server reflection and lowers it.
+pub fn ingest_reflection(url: &str, opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    let (pool, files, bytes) = reflection::fetch(url, opts.limits.fetch_timeout)?;
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+    lower(&pool, &files, url, digest, opts)
 }
 
 /// Reads and lowers protobuf input at `path`.

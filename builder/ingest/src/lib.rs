@@ -138,16 +138,13 @@ pub fn lower(raw: &RawSpec, opts: &IngestOptions) -> Result<Ingested, IngestErro
     let location = raw.source.location();
     let value = parse::parse_document(&raw.bytes, &location)?;
     let (format, dialect) = detect_format(&value, &location)?;
-    let name = match &opts.name {
-        Some(name) if aip_ir::is_valid_module_name(name) => name.clone(),
-        Some(name) => return Err(IngestError::InvalidName { name: name.clone() }),
-        None => derive_name(
-            value
-                .pointer("/info/title")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-        ),
-    };
+    let name = module_name(
+        opts,
+        value
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+    )?;
     let path = match &raw.source {
         SpecSource::File(p) => Some(p.clone()),
         _ => None,
@@ -213,6 +210,15 @@ fn detect_format(
         location: location.to_string(),
         reason: "no top-level `openapi` or `swagger` version field".into(),
     })
+}
+
+/// The module name: the user's, validated, or one derived from `fallback`.
+pub(crate) fn module_name(opts: &IngestOptions, fallback: &str) -> Result<String, IngestError> {
+    match &opts.name {
+        Some(name) if aip_ir::is_valid_module_name(name) => Ok(name.clone()),
+        Some(name) => Err(IngestError::InvalidName { name: name.clone() }),
+        None => Ok(derive_name(fallback)),
+    }
 }
 
 /// A module name from a title: `"OpenAI API"` -> `openai-api`.

@@ -20,7 +20,7 @@ use protox::file::{ChainFileResolver, GoogleFileResolver};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{IngestError, IngestOptions, Ingested, derive_name, source};
+use crate::{IngestError, IngestOptions, Ingested, module_name, source};
 
 /// File extensions of binary descriptor sets.
 const DESCRIPTOR_SET_EXTENSIONS: &[&str] = &["binpb", "pb", "desc"];
@@ -272,11 +272,7 @@ fn lower(
         .first()
         .map(|s| s.parent_file().package_name().to_string())
         .unwrap_or_default();
-    let name = match &opts.name {
-        Some(name) if aip_ir::is_valid_module_name(name) => name.clone(),
-        Some(name) => return Err(IngestError::InvalidName { name: name.clone() }),
-        None => derive_name(if package.is_empty() { &title } else { &package }),
-    };
+    let name = module_name(opts, if package.is_empty() { &title } else { &package })?;
     let api = Api {
         name,
         title,

@@ -35,8 +35,11 @@ fn entry(cache: &CacheDirs, key: &str) -> std::path::PathBuf {
     cache.root.join("components").join(key)
 }
 
+/// `(name, version)` of the crates linked into a component.
+pub(crate) type CrateList = Vec<(String, String)>;
+
 /// The cached component and crate list, if present and intact.
-pub(crate) fn lookup(cache: &CacheDirs, key: &str) -> Option<(Vec<u8>, Vec<(String, String)>)> {
+pub(crate) fn lookup(cache: &CacheDirs, key: &str) -> Option<(Vec<u8>, CrateList)> {
     let dir = entry(cache, key);
     let wasm = std::fs::read(dir.join("component.wasm")).ok()?;
     let crates: Vec<(String, String)> =

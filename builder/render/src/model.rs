@@ -186,6 +186,9 @@ fn operation_model(api: &Api, op: &Operation, scope: &mut IdentScope) -> Operati
     }
 }
 
+/// A media-type predicate and the `Encoding` variant it selects.
+type MediaTypeRule = (fn(&str) -> bool, &'static str);
+
 /// Picks the media type the adapter sends: JSON first, then forms, then
 /// text, then anything else as bytes.
 pub fn choose_media_type<'a>(
@@ -198,15 +201,15 @@ pub fn choose_media_type<'a>(
             .trim()
             .to_ascii_lowercase()
     };
-    let ranked: [(&dyn Fn(&str) -> bool, &'static str); 5] = [
-        (&|t| t == "application/json" || t.ends_with("+json"), "Json"),
+    let ranked: [MediaTypeRule; 5] = [
+        (|t| t == "application/json" || t.ends_with("+json"), "Json"),
         (
-            &|t| t == "application/x-www-form-urlencoded",
+            |t| t == "application/x-www-form-urlencoded",
             "FormUrlEncoded",
         ),
-        (&|t| t == "multipart/form-data", "Multipart"),
-        (&|t| t.starts_with("text/"), "Text"),
-        (&|t| !t.is_empty() && !t.contains('*'), "Binary"),
+        (|t| t == "multipart/form-data", "Multipart"),
+        (|t| t.starts_with("text/"), "Text"),
+        (|t| !t.is_empty() && !t.contains('*'), "Binary"),
     ];
     for (matches, encoding) in ranked {
         if let Some(t) = types.clone().find(|t| matches(&base(t))) {

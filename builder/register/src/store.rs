@@ -40,22 +40,35 @@ pub fn register(modules_dir: &Path, module: &StagedModule) -> Result<PathBuf, Re
     let target = modules_dir.join(&module.name);
     let staged = staging.keep();
     if target.exists() {
-        let old = modules_dir.join(format!(".old-{}-{}", module.name, std::process::id()));
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| RegisterError::io("remove", &old, e))?;
-        }
-        std::fs::rename(&target, &old).map_err(|e| RegisterError::io("move aside", &target, e))?;
-        if let Err(e) = std::fs::rename(&staged, &target) {
-            // Put the previous module back; the new one stays staged for inspection.
-            let _ = std::fs::rename(&old, &target);
-            return Err(RegisterError::io("move into place", &target, e));
-        }
-        std::fs::remove_dir_all(&old).map_err(|e| RegisterError::io("remove", &old, e))?;
+        // Swap old and new in one step, so `modules/<name>` always holds a
+        // complete module; then drop the old one.
+        swap(&staged, &target).map_err(|e| RegisterError::io("swap into place", &target, e))?;
+        std::fs::remove_dir_all(&staged).map_err(|e| RegisterError::io("remove", &staged, e))?;
     } else {
         std::fs::rename(&staged, &target)
             .map_err(|e| RegisterError::io("move into place", &target, e))?;
     }
     Ok(target)
+}
+
+/// Exchanges two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`).
+#[cfg(target_os = "linux")]
+fn swap(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
+}
+
+/// Elsewhere: move the old folder aside, move the new one in, and put the
+/// old one back if that fails.
+#[cfg(not(target_os = "linux"))]
+fn swap(staged: &Path, target: &Path) -> std::io::Result<()> {
+    let aside = staged.with_extension("old");
+    std::fs::rename(target, &aside)?;
+    if let Err(e) = std::fs::rename(staged, target) {
+        let _ = std::fs::rename(&aside, target);
+        return Err(e);
+    }
+    std::fs::rename(&aside, staged)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegisterError> {
@@ -86,4 +99,52 @@ pub fn open_module(dir: &Path) -> Result<OpenedModule, RegisterError> {
     let layout = aip_package::Layout::open(&dir.join("oci"))?;
     let wasm = layout.blob(&manifest.artifact.layer.digest)?;
     Ok(OpenedModule { manifest, wasm })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(manifest: &[u8]) -> StagedModule {
+        StagedModule {
+            name: "m".into(),
+            layout: LayoutBuilder::new(),
+            manifest_yaml: manifest.to_vec(),
+            sbom: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn re_registration_swaps_in_place_and_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = register(dir.path(), &staged(b"one")).expect("first");
+        assert_eq!(
+            std::fs::read(first.join("manifest.yaml")).expect("read"),
+            b"one"
+        );
+        let second = register(dir.path(), &staged(b"two")).expect("second");
+        assert_eq!(first, second);
+        assert_eq!(
+            std::fs::read(second.join("manifest.yaml")).expect("read"),
+            b"two"
+        );
+        let entries: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            entries,
+            vec!["m".to_string()],
+            "no staging or old folders remain"
+        );
+    }
+
+    #[test]
+    fn invalid_names_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut module = staged(b"x");
+        module.name = "../escape".into();
+        assert!(register(dir.path(), &module).is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+    }
 }

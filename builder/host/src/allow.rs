@@ -40,11 +40,6 @@ impl AllowList {
                 }
         })
     }
-
-    /// The entries, for messages.
-    pub fn entries(&self) -> &[String] {
-        &self.entries
-    }
 }
 
 fn split_authority(authority: &str) -> (&str, Option<u16>) {

@@ -18,7 +18,6 @@ mod schema;
 mod source;
 mod swagger2;
 
-use std::io::Read;
 use std::time::Duration;
 
 use aip_ir::{Api, SourceInfo, SpecFormat};
@@ -95,19 +94,6 @@ impl RawSpec {
             }
         };
         Ok(RawSpec { source, bytes })
-    }
-
-    /// A spec given as bytes (e.g. in an API request).
-    pub fn from_reader(
-        reader: impl Read,
-        location: &str,
-        limits: &Limits,
-    ) -> Result<RawSpec, IngestError> {
-        let bytes = source::read_limited(reader, location, limits.max_spec_bytes)?;
-        Ok(RawSpec {
-            source: SpecSource::Stdin,
-            bytes,
-        })
     }
 
     /// `sha256:<hex>` of the root document.

@@ -316,10 +316,6 @@ fn inline_schema(ctx: &mut Ctx, p: &Loc) -> Result<Value, IngestError> {
     }
     // Lower through the schema lowerer so `items.$ref`, nullable and
     // `type: file` are handled like everywhere else.
-    let value = Value::Object(schema);
-    let tmp = Loc {
-        doc: p.doc,
-        pointer: p.pointer.clone(),
-    };
-    ctx.schemas.lower_value(&mut ctx.docs, &tmp, &value)
+    ctx.schemas
+        .lower_value(&mut ctx.docs, p, &Value::Object(schema))
 }

@@ -9,20 +9,9 @@ use crate::{Api, Operation};
 const DEFS_PREFIX: &str = "#/$defs/";
 
 /// The JSON Schema of an operation's input object: every parameter under its
-/// input key, plus `body`. Self-contained: the `$defs` it references are
-/// included.
-pub fn input_schema(api: &Api, op: &Operation) -> Value {
-    with_defs(api, input_schema_root(op))
-}
-
-/// The JSON Schema of an operation's successful output (see
-/// [`output_schema_root`]), self-contained like [`input_schema`].
-pub fn output_schema(api: &Api, op: &Operation) -> Value {
-    with_defs(api, output_schema_root(op))
-}
-
-/// [`input_schema`] without `$defs`: its references point at
-/// `#/$defs/<name>` of whatever document embeds it next to the API's schemas.
+/// input key, plus `body` (for gRPC methods: the request message itself).
+/// Its references point at `#/$defs/<name>` of whatever document embeds it
+/// next to the API's schemas (see [`schema_closure`]).
 pub fn input_schema_root(op: &Operation) -> Value {
     // A gRPC method's input is its request message itself.
     if op.rpc.is_some()
@@ -84,26 +73,6 @@ pub fn output_schema_root(op: &Operation) -> Value {
         1 => variants.remove(0),
         _ => json!({ "anyOf": variants }),
     }
-}
-
-fn with_defs(api: &Api, root: Value) -> Value {
-    let defs = schema_closure(api, &root);
-    let mut root = match root {
-        Value::Object(obj) => obj,
-        // A boolean schema cannot carry $defs; wrap it.
-        other => {
-            let mut obj = Map::new();
-            obj.insert("allOf".into(), Value::Array(vec![other]));
-            obj
-        }
-    };
-    if !defs.is_empty() {
-        root.insert(
-            "$defs".into(),
-            Value::Object(defs.into_iter().collect::<Map<String, Value>>()),
-        );
-    }
-    Value::Object(root)
 }
 
 /// Every named schema `root` references, directly or through other named

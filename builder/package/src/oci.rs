@@ -43,11 +43,6 @@ impl Descriptor {
             annotations: BTreeMap::new(),
         }
     }
-
-    /// The hex part of the digest.
-    pub fn hex(&self) -> &str {
-        self.digest.strip_prefix("sha256:").unwrap_or(&self.digest)
-    }
 }
 
 /// An image manifest.

@@ -15,9 +15,9 @@ mod verify;
 
 // The adapter runtime's request builder is plain Rust with no WASI
 // dependency, so it is compiled natively here and unit-tested directly.
-#[path = "../../templates/wasm-component/src/runtime/request.rs"]
+#[path = "../../templates/shared/src/runtime/request.rs"]
 #[allow(dead_code)]
 mod request;
-#[path = "../../templates/wasm-component/src/runtime/spec.rs"]
+#[path = "../../templates/shared/src/runtime/spec.rs"]
 #[allow(dead_code)]
 mod spec;

@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
         }
     });
     let opened = aip_register::open_module(std::path::Path::new(module))?;
-    let loaded = aip_host::LoadedComponent::new(&opened.wasm)?;
+    let loaded = aip_host::LoadedComponent::new(&opened.payload)?;
     let mut allow = aip_host::AllowList::new(opened.manifest.permissions.net.clone());
     allow.push(&addr);
     let mut adapter = loaded.instantiate(&aip_host::HostOptions {

@@ -11,7 +11,7 @@ const DEFAULT_MEMORY_BYTES: usize = 128 << 20;
 /// Compiles and instantiates `module`'s component with `allow` as its
 /// outbound allow-list and the manifest's memory limit.
 pub fn instantiate(module: &OpenedModule, allow: AllowList) -> Result<Adapter, CliError> {
-    let loaded = LoadedComponent::new(&module.wasm).map_err(internal)?;
+    let loaded = LoadedComponent::new(&module.payload).map_err(internal)?;
     loaded
         .instantiate(&HostOptions {
             allow,

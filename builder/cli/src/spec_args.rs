@@ -75,18 +75,19 @@ pub enum Target {
 }
 
 impl Target {
-    /// Fails for targets not built yet.
-    pub fn require_supported(self) -> Result<(), CliError> {
+    /// The pipeline's target.
+    pub fn pipeline(self) -> aip_pipeline::Target {
         match self {
-            Target::Wasm => Ok(()),
-            Target::Grpc => Err(user(anyhow::anyhow!(
-                "not supported yet: --target grpc (gRPC microservice images); use --target wasm"
-            ))),
+            Target::Wasm => aip_pipeline::Target::WasmComponent,
+            Target::Grpc => aip_pipeline::Target::GrpcService,
         }
     }
 }
 
-/// Default output folder for generated sources of `name`.
-pub fn default_generated_dir(name: &str) -> PathBuf {
-    PathBuf::from("generated").join(name).join("wasm")
+/// Default output folder for generated sources of `name`:
+/// `generated/<name>/wasm` or `generated/<name>/grpc`.
+pub fn default_generated_dir(name: &str, target: Target) -> PathBuf {
+    PathBuf::from("generated")
+        .join(name)
+        .join(target.pipeline().dir_name())
 }

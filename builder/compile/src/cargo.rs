@@ -9,8 +9,41 @@ use std::process::{Command, Stdio};
 use crate::write::write_files;
 use crate::{CacheDirs, CompileError, io_err};
 
-/// The target every adapter is compiled for.
-pub const WASM_TARGET: &str = "wasm32-wasip2";
+/// What a generated crate compiles into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileTarget {
+    /// A `wasm32-wasip2` component (`aip_adapter.wasm`).
+    WasmComponent,
+    /// A statically linked `x86_64-unknown-linux-musl` executable
+    /// (`aip-adapter`), the gRPC microservice.
+    StaticService,
+}
+
+impl CompileTarget {
+    /// The rustc target triple.
+    pub fn triple(self) -> &'static str {
+        match self {
+            CompileTarget::WasmComponent => "wasm32-wasip2",
+            CompileTarget::StaticService => "x86_64-unknown-linux-musl",
+        }
+    }
+
+    /// The file cargo writes under `<target>/<triple>/release/`.
+    fn output_file(self) -> &'static str {
+        match self {
+            CompileTarget::WasmComponent => "aip_adapter.wasm",
+            CompileTarget::StaticService => "aip-adapter",
+        }
+    }
+
+    /// The fingerprint-folder prefix of the generated package.
+    fn package_prefix(self) -> &'static str {
+        match self {
+            CompileTarget::WasmComponent => "aip-adapter-",
+            CompileTarget::StaticService => "aip-adapter-service-",
+        }
+    }
+}
 /// How many lines of cargo output a build error carries.
 const ERROR_TAIL_LINES: usize = 60;
 
@@ -20,28 +53,29 @@ pub struct BuildOptions<'a> {
     pub cache: CacheDirs,
     /// Receives progress lines (provisioning notices and cargo's output).
     pub progress: &'a mut dyn FnMut(&str),
-    /// Reuse a component compiled from identical sources with the same toolchain.
+    /// Reuse an artifact compiled from identical sources with the same toolchain.
     pub use_cache: bool,
 }
 
-/// A compiled component.
+/// A compiled adapter.
 #[derive(Debug, Clone)]
 pub struct Compiled {
-    /// The component's bytes.
-    pub wasm: Vec<u8>,
-    /// The `Cargo.lock` the component was built against.
+    /// The component's or executable's bytes.
+    pub artifact: Vec<u8>,
+    /// The `Cargo.lock` the artifact was built against.
     pub cargo_lock: String,
-    /// `(name, version)` of every crate compiled into the component
+    /// `(name, version)` of every crate compiled into the artifact
     /// (normal dependencies for the target, proc-macros excluded).
     pub crates: Vec<(String, String)>,
 }
 
-/// Compiles the crate made of `files` (as rendered) into a component.
+/// Compiles the crate made of `files` (as rendered) for `target`.
 ///
-/// Components are cached by the digest of the crate's files and the
+/// Artifacts are cached by the digest of the crate's files and the
 /// toolchain, so rebuilding an unchanged adapter skips cargo entirely.
-pub fn compile_wasm(
+pub fn compile(
     files: &BTreeMap<String, Vec<u8>>,
+    target: CompileTarget,
     opts: BuildOptions<'_>,
 ) -> Result<Compiled, CompileError> {
     let BuildOptions {
@@ -51,7 +85,7 @@ pub fn compile_wasm(
     } = opts;
     let builds = cache.builds_dir();
     std::fs::create_dir_all(&builds).map_err(io_err("create", &builds))?;
-    ensure_target(progress)?;
+    ensure_target(target.triple(), progress)?;
     let cargo_lock = String::from_utf8_lossy(
         files
             .get("Cargo.lock")
@@ -59,11 +93,11 @@ pub fn compile_wasm(
             .unwrap_or_default(),
     )
     .into_owned();
-    let key = crate::component_cache::key(files)?;
-    if use_cache && let Some((wasm, crates)) = crate::component_cache::lookup(&cache, &key) {
+    let key = crate::artifact_cache::key(files)?;
+    if use_cache && let Some((artifact, crates)) = crate::artifact_cache::lookup(&cache, &key) {
         progress(&format!("compile cache hit: {key}"));
         return Ok(Compiled {
-            wasm,
+            artifact,
             cargo_lock,
             crates,
         });
@@ -88,10 +122,10 @@ pub fn compile_wasm(
         .map_err(io_err("create a build folder in", &builds))?;
     write_files(files, build_dir.path())?;
     let manifest = build_dir.path().join("Cargo.toml");
-    ensure_dependencies(&manifest, progress)?;
+    ensure_dependencies(&manifest, target.triple(), progress)?;
 
     let target_dir = cache.target_dir();
-    forget_previous_adapter(&target_dir);
+    forget_previous_adapter(&target_dir, target);
     let mut cmd = Command::new(cargo_bin());
     cmd.args([
         "build",
@@ -99,7 +133,7 @@ pub fn compile_wasm(
         "--locked",
         "--offline",
         "--target",
-        WASM_TARGET,
+        target.triple(),
     ])
     .arg("--manifest-path")
     .arg(&manifest)
@@ -114,37 +148,41 @@ pub fn compile_wasm(
             output: tail(&output),
         });
     }
-    let wasm_path = target_dir
-        .join(WASM_TARGET)
+    let output_path = target_dir
+        .join(target.triple())
         .join("release")
-        .join("aip_adapter.wasm");
-    let wasm = std::fs::read(&wasm_path).map_err(|_| CompileError::MissingOutput {
-        path: wasm_path.clone(),
+        .join(target.output_file());
+    let artifact = std::fs::read(&output_path).map_err(|_| CompileError::MissingOutput {
+        path: output_path.clone(),
     })?;
     drop(lock);
-    let crates = compiled_crates(&manifest)?;
-    crate::component_cache::store(&cache, &key, &wasm, &crates);
+    let crates = compiled_crates(&manifest, target.triple())?;
+    crate::artifact_cache::store(&cache, &key, &artifact, &crates);
     Ok(Compiled {
-        wasm,
+        artifact,
         cargo_lock,
         crates,
     })
 }
 
-/// Every adapter crate is `aip-adapter 0.1.0`, so cargo keeps one
-/// fingerprint for all of them; dropping it makes cargo rebuild the adapter
-/// (and only the adapter) instead of trusting mtimes.
-fn forget_previous_adapter(target_dir: &Path) {
+/// Every adapter crate of a target has the same package name and version,
+/// so cargo keeps one fingerprint for all of them; dropping it makes cargo
+/// rebuild the adapter (and only the adapter) instead of trusting mtimes.
+fn forget_previous_adapter(target_dir: &Path, target: CompileTarget) {
     let dir = target_dir
-        .join(WASM_TARGET)
+        .join(target.triple())
         .join("release")
         .join(".fingerprint");
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for entry in entries.flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with("aip-adapter-")
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            // Exactly `<package>-<hash>`: `aip-adapter-service-<hash>` is not
+            // the wasm adapter's fingerprint.
+            if name.starts_with(target.package_prefix())
+                && name[target.package_prefix().len()..]
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit())
             {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
@@ -158,7 +196,7 @@ fn cargo_bin() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("cargo"))
 }
 
-/// Registry sources are remapped so component bytes do not depend on where
+/// Registry sources are remapped so artifact bytes do not depend on where
 /// `CARGO_HOME` is. (The adapter crate's own paths are already relative.)
 fn remap_flags() -> String {
     let home = std::env::var_os("CARGO_HOME")
@@ -170,7 +208,7 @@ fn remap_flags() -> String {
     }
 }
 
-fn ensure_target(progress: &mut dyn FnMut(&str)) -> Result<(), CompileError> {
+fn ensure_target(triple: &str, progress: &mut dyn FnMut(&str)) -> Result<(), CompileError> {
     let out = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -180,21 +218,21 @@ fn ensure_target(progress: &mut dyn FnMut(&str)) -> Result<(), CompileError> {
         })?;
     if String::from_utf8_lossy(&out.stdout)
         .lines()
-        .any(|l| l.trim() == WASM_TARGET)
+        .any(|l| l.trim() == triple)
     {
         return Ok(());
     }
     progress(&format!(
-        "provisioning: rustup target add {WASM_TARGET} (one-time download)"
+        "provisioning: rustup target add {triple} (one-time download)"
     ));
     let mut cmd = Command::new("rustup");
-    cmd.args(["target", "add", WASM_TARGET]);
+    cmd.args(["target", "add", triple]);
     let (ok, output) = run_streaming(cmd, "rustup", progress)?;
     if ok {
         Ok(())
     } else {
         Err(CompileError::Provision {
-            what: format!("the {WASM_TARGET} Rust target"),
+            what: format!("the {triple} Rust target"),
             detail: tail(&output),
         })
     }
@@ -202,6 +240,7 @@ fn ensure_target(progress: &mut dyn FnMut(&str)) -> Result<(), CompileError> {
 
 fn ensure_dependencies(
     manifest: &Path,
+    triple: &str,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), CompileError> {
     let offline = Command::new(cargo_bin())
@@ -210,7 +249,7 @@ fn ensure_dependencies(
             "--locked",
             "--offline",
             "--target",
-            WASM_TARGET,
+            triple,
             "--manifest-path",
         ])
         .arg(manifest)
@@ -230,7 +269,7 @@ fn ensure_dependencies(
         "fetch",
         "--locked",
         "--target",
-        WASM_TARGET,
+        triple,
         "--manifest-path",
     ])
     .arg(manifest);
@@ -276,16 +315,16 @@ fn tail(lines: &[String]) -> String {
     lines[start..].join("\n")
 }
 
-/// The crates linked into the component: `cargo tree` over normal edges for
-/// the wasm target, without proc-macros (they run at build time only).
-fn compiled_crates(manifest: &Path) -> Result<Vec<(String, String)>, CompileError> {
+/// The crates linked into the artifact: `cargo tree` over normal edges for
+/// the target, without proc-macros (they run at build time only).
+fn compiled_crates(manifest: &Path, triple: &str) -> Result<Vec<(String, String)>, CompileError> {
     let out = Command::new(cargo_bin())
         .args([
             "tree",
             "--locked",
             "--offline",
             "--target",
-            WASM_TARGET,
+            triple,
             "-e",
             "normal,no-proc-macro",
         ])

@@ -1,25 +1,26 @@
-//! Compile: turns a rendered adapter crate into a `wasm32-wasip2` component.
+//! Compile: turns a rendered adapter crate into a `wasm32-wasip2` component
+//! or a static `x86_64-unknown-linux-musl` service executable.
 //!
 //! 1. The crate is written into a fresh build directory.
-//! 2. The `wasm32-wasip2` rustup target and the pinned dependency set (the
-//!    crate's checked-in `Cargo.lock`) are provisioned if missing; this is the
+//! 2. The rustup target and the pinned dependency set (the crate's
+//!    checked-in `Cargo.lock`) are provisioned if missing; this is the
 //!    only step that touches the network, and it says so.
-//! 3. `cargo build --release --target wasm32-wasip2 --locked --offline` runs
+//! 3. `cargo build --release --target <triple> --locked --offline` runs
 //!    against one shared target directory, so dependencies are compiled once
 //!    for all adapters and a second adapter compiles only its own crate.
 //!    Builds sharing that directory are serialised by a file lock.
-//! 4. The component bytes are read back. On failure the build directory is
+//! 4. The artifact's bytes are read back. On failure the build directory is
 //!    kept for inspection and cargo's output is returned.
 
 mod cache;
 mod cargo;
-mod component_cache;
+mod artifact_cache;
 mod write;
 
 use std::path::{Path, PathBuf};
 
 pub use cache::CacheDirs;
-pub use cargo::{BuildOptions, Compiled, compile_wasm};
+pub use cargo::{BuildOptions, CompileTarget, Compiled, compile};
 pub use write::write_crate;
 
 /// Why a compile failed.

@@ -170,6 +170,7 @@ pub fn lower_api(
         security_schemes,
         operations,
         schemas,
+        descriptor_set: None,
     };
     Ok((api, warnings))
 }

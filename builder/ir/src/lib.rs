@@ -44,6 +44,11 @@ pub struct Api {
     pub operations: Vec<Operation>,
     /// Named schemas referenced as `#/$defs/<name>`.
     pub schemas: BTreeMap<String, Value>,
+    /// gRPC APIs: the encoded `google.protobuf.FileDescriptorSet` of every
+    /// file the services need (imports included, source info stripped), so
+    /// a generated service can encode and decode vendor messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descriptor_set: Option<Vec<u8>>,
 }
 
 /// How a vendor API is called.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::PackageError;
 use crate::oci::{
+    Platform,
     Descriptor, INDEX_MEDIA_TYPE, ImageIndex, ImageManifest, MANIFEST_MEDIA_TYPE, REF_NAME,
     sha256_digest,
 };
@@ -32,9 +33,21 @@ impl LayoutBuilder {
 
     /// Adds a manifest blob and lists it in `index.json`, tagged `tag` if given.
     pub fn add_manifest(&mut self, manifest: &ImageManifest, tag: Option<&str>) -> Descriptor {
+        self.add_platform_manifest(manifest, tag, None)
+    }
+
+    /// Like [`LayoutBuilder::add_manifest`], with the platform the image
+    /// runs on recorded in its `index.json` entry.
+    pub fn add_platform_manifest(
+        &mut self,
+        manifest: &ImageManifest,
+        tag: Option<&str>,
+        platform: Option<Platform>,
+    ) -> Descriptor {
         let mut desc = self.add_blob(MANIFEST_MEDIA_TYPE, manifest.to_bytes());
         desc.artifact_type = manifest.artifact_type.clone();
         let mut entry = desc.clone();
+        entry.platform = platform;
         if let Some(tag) = tag {
             entry
                 .annotations
@@ -42,6 +55,11 @@ impl LayoutBuilder {
         }
         self.index.push(entry);
         desc
+    }
+
+    /// A blob added earlier.
+    pub fn get_blob(&self, digest: &str) -> Option<&[u8]> {
+        self.blobs.get(digest).map(Vec::as_slice)
     }
 
     /// The `index.json` bytes.

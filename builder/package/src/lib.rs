@@ -1,12 +1,14 @@
-//! Package: lays a compiled component out as an OCI image layout.
+//! Package: lays a compiled adapter out as an OCI image layout.
 //!
-//! The layout holds the CNCF Wasm artifact (tagged with the module version),
+//! The layout holds the CNCF Wasm artifact or the gRPC service image
+//! (tagged with the module version),
 //! the CycloneDX SBOM as an OCI 1.1 referrer of it, and (added by the sign
 //! stage through [`cosign::add_signature`]) the cosign signature tagged
 //! `sha256-<hex>.sig`. Layouts are built in memory and written in one go;
 //! reading verifies every blob's digest.
 
 pub mod cosign;
+mod image;
 mod layout;
 pub mod oci;
 mod sbom;
@@ -14,6 +16,10 @@ mod wasm;
 
 use std::path::Path;
 
+pub use image::{
+    ENTRYPOINT, IMAGE_CONFIG_MEDIA_TYPE, IMAGE_LAYER_MEDIA_TYPE, ImageInfo, SERVICE_PORT,
+    SERVICE_USER, ServiceImage, add_service_image, executable_from_layer,
+};
 pub use layout::{Layout, LayoutBuilder};
 pub use sbom::{CrateRef, SBOM_MEDIA_TYPE, SbomInput, cyclonedx_json};
 pub use wasm::{

@@ -4,11 +4,14 @@
 //!    `$ref`s inside its folder, lower it into the IR (`aip-ir`).
 //! 2. **Key**: load the signing key now, so a wrong password fails before
 //!    minutes of compiling.
-//! 3. **Render** (`aip-render`): IR -> adapter crate files (pure).
-//! 4. **Compile** (`aip-compile`): `cargo build --target wasm32-wasip2
-//!    --locked --offline` against the pinned dependency set.
+//! 3. **Render** (`aip-render`): IR -> adapter crate files (pure), for the
+//!    chosen target: a WASM component or a gRPC microservice.
+//! 4. **Compile** (`aip-compile`): `cargo build --target wasm32-wasip2` (or
+//!    `x86_64-unknown-linux-musl`) `--locked --offline` against the target's
+//!    pinned dependency set.
 //! 5. **Package** (`aip-package`): the component as a CNCF Wasm OCI artifact,
-//!    its CycloneDX SBOM as an OCI 1.1 referrer.
+//!    or the static executable as a one-layer linux/amd64 image; its
+//!    CycloneDX SBOM as an OCI 1.1 referrer.
 //! 6. **Manifest** (`aip-register`): `manifest.yaml`, validated against its
 //!    schema.
 //! 7. **Sign** (`aip-sign`): a cosign simple-signing payload over the
@@ -19,18 +22,23 @@
 //! Nothing reaches `modules/` before step 8, so any earlier failure leaves
 //! it exactly as it was.
 
+mod manifest;
+mod package;
+mod target;
+
 use std::path::PathBuf;
 
 use aip_ingest::{IngestError, IngestOptions, SpecSource};
-use aip_ir::Api;
 use aip_package::oci::sha256_digest;
-use aip_package::{CrateRef, LayoutBuilder, SbomInput, WasmArtifactInfo};
+use aip_package::{CrateRef, SbomInput};
 use aip_register::{
-    Artifact, Builder, Intent, Layer, MANIFEST_DIGEST_CLAIM, Metadata, ModuleManifest, Permissions,
-    Resources, Runtime, SBOM_DIGEST_CLAIM, SbomRef, SignatureRef, Source, StagedModule, Vendor,
+    MANIFEST_DIGEST_CLAIM, ModuleManifest, Resources, SBOM_DIGEST_CLAIM, StagedModule,
 };
 use aip_sign::{KeyRef, PrivateKey, SimpleSigning};
 use base64::Engine;
+
+pub use aip_render::Target;
+pub use target::{check_target, set_vendor_url};
 
 /// aip-builder's version, recorded in every artifact.
 pub const BUILDER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -46,7 +54,7 @@ pub enum Stage {
     Key,
     /// Rendering sources.
     Render,
-    /// Compiling the component.
+    /// Compiling the adapter.
     Compile,
     /// Building the OCI layout and SBOM.
     Package,
@@ -135,6 +143,11 @@ pub struct BuildRequest {
     pub spec: SpecSource,
     /// Ingest options (name, limits).
     pub ingest: IngestOptions,
+    /// What to build: a WASM component or a gRPC microservice image.
+    pub target: Target,
+    /// Replaces the spec's servers: the vendor endpoint the module calls by
+    /// default and may reach (`permissions.net`).
+    pub vendor_url: Option<String>,
     /// Module version.
     pub version: String,
     /// Signing key reference.
@@ -149,7 +162,7 @@ pub struct BuildRequest {
     pub resources: Resources,
     /// Shared build cache.
     pub cache: aip_compile::CacheDirs,
-    /// Reuse a cached component compiled from identical sources.
+    /// Reuse a cached artifact compiled from identical sources.
     pub use_compile_cache: bool,
 }
 
@@ -160,8 +173,8 @@ pub struct BuiltModule {
     pub dir: PathBuf,
     /// Its manifest.
     pub manifest: ModuleManifest,
-    /// Component size in bytes.
-    pub component_size: u64,
+    /// Size in bytes of the component or executable.
+    pub artifact_size: u64,
     /// Ingest warnings.
     pub warnings: Vec<String>,
 }
@@ -182,11 +195,14 @@ pub fn build_module(
 
     observer.stage(Stage::Ingest, &req.spec.location());
     let ingested = aip_ingest::ingest(req.spec.clone(), &req.ingest)?;
-    require_rest(&ingested.api)?;
+    let mut api = ingested.api;
+    if let Some(url) = &req.vendor_url {
+        set_vendor_url(&mut api, url)?;
+    }
+    check_target(&api, req.target)?;
     for w in &ingested.warnings {
         observer.warn(w);
     }
-    let api = ingested.api;
     observer.note(&format!(
         "{} operations, {} schemas ({})",
         api.operations.len(),
@@ -197,8 +213,12 @@ pub fn build_module(
     observer.stage(Stage::Key, &req.key.display());
     let key = PrivateKey::from_cosign_pem(&req.key.read()?, &req.password, &req.key.display())?;
 
-    observer.stage(Stage::Render, "wasm-component templates");
-    let rendered = aip_render::render_wasm(&api)?;
+    let compile_target = target::compile_target(req.target);
+    observer.stage(
+        Stage::Render,
+        &format!("{} templates", target::template_dir(req.target)),
+    );
+    let rendered = aip_render::render_target(&api, req.target)?;
     if let Some(dir) = &req.generated_dir {
         aip_compile::write_crate(&rendered.files, dir)?;
         observer.note(&format!("sources -> {}", dir.display()));
@@ -206,37 +226,35 @@ pub fn build_module(
 
     observer.stage(
         Stage::Compile,
-        "cargo build --release --target wasm32-wasip2",
+        &format!("cargo build --release --target {}", compile_target.triple()),
     );
-    let compiled = aip_compile::compile_wasm(
+    let compiled = aip_compile::compile(
         &rendered.files,
+        compile_target,
         aip_compile::BuildOptions {
             cache: req.cache.clone(),
             progress: &mut |line: &str| observer.tool_output(line),
             use_cache: req.use_compile_cache,
         },
     )?;
-    let component_size = compiled.wasm.len() as u64;
-    observer.note(&format!("component: {component_size} bytes"));
+    let artifact_size = compiled.artifact.len() as u64;
+    let artifact_digest = sha256_digest(&compiled.artifact);
+    observer.note(&format!(
+        "{}: {artifact_size} bytes",
+        match req.target {
+            Target::WasmComponent => "component",
+            Target::GrpcService => "static executable",
+        }
+    ));
 
-    observer.stage(Stage::Package, "OCI layout + CycloneDX SBOM");
-    let (imports, exports) = aip_host::LoadedComponent::new(&compiled.wasm)?.interface();
-    let mut layout = LayoutBuilder::new();
-    let component_digest = sha256_digest(&compiled.wasm);
-    let artifact = aip_package::add_wasm_artifact(
-        &mut layout,
-        compiled.wasm,
-        &WasmArtifactInfo {
-            name: api.name.clone(),
-            version: version.clone(),
-            description: description(&api),
-            world: ADAPTER_WORLD.into(),
-            imports,
-            exports,
-            spec_digest: api.source.digest.clone(),
-            builder_version: BUILDER_VERSION.into(),
+    observer.stage(
+        Stage::Package,
+        match req.target {
+            Target::WasmComponent => "OCI Wasm artifact + CycloneDX SBOM",
+            Target::GrpcService => "OCI image (linux/amd64) + CycloneDX SBOM",
         },
     );
+    let mut packaged = package::package(&api, &version, req.target, compiled.artifact)?;
     let crates: Vec<CrateRef> = compiled
         .crates
         .iter()
@@ -248,20 +266,21 @@ pub fn build_module(
     let sbom = aip_package::cyclonedx_json(&SbomInput {
         module: &api.name,
         version: &version,
-        component_digest: &component_digest,
+        component_digest: &artifact_digest,
         crates: &crates,
         cargo_lock: &compiled.cargo_lock,
         spec_location: &api.source.location,
         spec_digest: &api.source.digest,
         builder_version: BUILDER_VERSION,
     })?;
-    let referrer = aip_package::add_sbom_referrer(&mut layout, &artifact.manifest, sbom.clone());
+    let referrer =
+        aip_package::add_sbom_referrer(&mut packaged.layout, &packaged.manifest, sbom.clone());
 
-    let manifest = module_manifest(
+    let manifest = manifest::module_manifest(
         &api,
         &version,
         &req.resources,
-        &artifact,
+        &packaged,
         &sbom,
         &referrer.digest,
     );
@@ -280,12 +299,17 @@ pub fn build_module(
     );
     let payload = SimpleSigning::new(
         &format!("aip.local/{}", api.name),
-        &artifact.manifest.digest,
+        &packaged.manifest.digest,
         claims,
     )
     .to_bytes();
     let signature = base64::engine::general_purpose::STANDARD.encode(key.sign(&payload));
-    aip_package::cosign::add_signature(&mut layout, &artifact.manifest, payload, &signature);
+    aip_package::cosign::add_signature(
+        &mut packaged.layout,
+        &packaged.manifest,
+        payload,
+        &signature,
+    );
 
     observer.stage(
         Stage::Register,
@@ -295,7 +319,7 @@ pub fn build_module(
         &req.modules_dir,
         &StagedModule {
             name: api.name.clone(),
-            layout,
+            layout: packaged.layout,
             manifest_yaml,
             sbom,
         },
@@ -303,104 +327,7 @@ pub fn build_module(
     Ok(BuiltModule {
         dir,
         manifest,
-        component_size,
+        artifact_size,
         warnings: ingested.warnings,
     })
-}
-
-/// WASM adapters call vendors through `wasi:http`, which gives guests no
-/// HTTP/2 trailers, so gRPC vendors cannot be adapted as components yet.
-pub fn require_rest(api: &Api) -> Result<(), PipelineError> {
-    match api.protocol {
-        aip_ir::Protocol::Rest => Ok(()),
-        aip_ir::Protocol::Grpc => Err(PipelineError::NotSupported(format!(
-            "building {} ({} gRPC methods) as a WASM component: gRPC needs HTTP/2 trailers that wasi:http does not give components; \
-             the alternative is the gRPC microservice target (--target grpc), which is not built yet either. \
-             `aip-builder describe` reads protobuf input today",
-            api.name,
-            api.operations.len()
-        ))),
-    }
-}
-
-fn description(api: &Api) -> String {
-    format!("AIP adapter for {} {}", api.title, api.api_version)
-        .trim()
-        .to_string()
-}
-
-fn module_manifest(
-    api: &Api,
-    version: &str,
-    resources: &Resources,
-    artifact: &aip_package::WasmArtifact,
-    sbom: &[u8],
-    referrer: &str,
-) -> ModuleManifest {
-    ModuleManifest {
-        api_version: "aip.dev/v1".into(),
-        kind: "Module".into(),
-        metadata: Metadata {
-            name: api.name.clone(),
-            version: version.to_string(),
-            description: description(api),
-            vendor: Vendor {
-                title: api.title.clone(),
-                api_version: api.api_version.clone(),
-            },
-            source: Source {
-                format: api.source.format.as_str().into(),
-                digest: api.source.digest.clone(),
-                location: api.source.location.clone(),
-            },
-            builder: Builder {
-                name: "aip-builder".into(),
-                version: BUILDER_VERSION.into(),
-            },
-        },
-        runtime: Runtime {
-            kind: "wasm".into(),
-            wasi: true,
-            world: ADAPTER_WORLD.into(),
-        },
-        resources: resources.clone(),
-        permissions: Permissions {
-            fs: "none".into(),
-            net: api.vendor_hosts(),
-        },
-        intents: api
-            .operations
-            .iter()
-            .map(|op| Intent {
-                name: op.intent.clone(),
-                operation: op.id.clone(),
-                method: op.method.as_str().into(),
-                path: op.path.clone(),
-                summary: op.summary.clone(),
-            })
-            .collect(),
-        artifact: Artifact {
-            layout: "oci".into(),
-            tag: version.to_string(),
-            media_type: aip_package::oci::MANIFEST_MEDIA_TYPE.into(),
-            digest: artifact.manifest.digest.clone(),
-            layer: Layer {
-                media_type: aip_package::WASM_LAYER_MEDIA_TYPE.into(),
-                digest: artifact.layer.digest.clone(),
-                size: artifact.layer.size,
-            },
-        },
-        sbom: SbomRef {
-            path: "sbom.cdx.json".into(),
-            format: "CycloneDX".into(),
-            spec_version: "1.5".into(),
-            digest: sha256_digest(sbom),
-            referrer: referrer.to_string(),
-        },
-        signature: SignatureRef {
-            format: "cosign".into(),
-            tag: aip_package::cosign::signature_tag(&artifact.manifest.digest),
-            algorithm: "ecdsa-p256-sha256".into(),
-        },
-    }
 }

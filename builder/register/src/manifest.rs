@@ -84,17 +84,36 @@ pub struct Builder {
     pub version: String,
 }
 
-/// `runtime`.
+/// `runtime`: how the platform runs the module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Runtime {
-    /// `wasm`.
+    /// `wasm` (a component in a WASI host) or `grpc` (a container image
+    /// serving `aip.adapter.v1.Adapter`).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Whether it needs WASI.
-    pub wasi: bool,
-    /// The WIT world.
-    pub world: String,
+    /// `wasm`: whether it needs WASI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasi: Option<bool>,
+    /// `wasm`: the WIT world.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world: Option<String>,
+    /// `grpc`: the image manifest digest in `oci/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `grpc`: the container port the service listens on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `grpc`: the gRPC service it implements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+impl Runtime {
+    /// `runtime.type` of WASM components.
+    pub const WASM: &'static str = "wasm";
+    /// `runtime.type` of gRPC microservice images.
+    pub const GRPC: &'static str = "grpc";
 }
 
 /// `resources`.

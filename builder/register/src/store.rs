@@ -84,21 +84,36 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegisterError> {
 pub struct OpenedModule {
     /// Its manifest.
     pub manifest: crate::ModuleManifest,
-    /// The component bytes (digest-checked against the manifest).
-    pub wasm: Vec<u8>,
+    /// What runs: the component bytes (`runtime.type: wasm`) or the service
+    /// executable unpacked from the image layer (`grpc`), digest-checked
+    /// against the manifest.
+    pub payload: Vec<u8>,
 }
 
-/// Opens `dir`: reads and validates `manifest.yaml` and loads the component
-/// the manifest names, refusing bytes that do not match their digest. (This
-/// is not signature verification; see [`crate::verify_module`].)
+/// Opens `dir`: reads and validates `manifest.yaml` and loads what the
+/// manifest names, refusing bytes that do not match their digest. (This is
+/// not signature verification; see [`crate::verify_module`].)
 pub fn open_module(dir: &Path) -> Result<OpenedModule, RegisterError> {
     let manifest_path = dir.join("manifest.yaml");
     let bytes =
         std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
     let manifest = crate::ModuleManifest::from_yaml(&bytes)?;
     let layout = aip_package::Layout::open(&dir.join("oci"))?;
-    let wasm = layout.blob(&manifest.artifact.layer.digest)?;
-    Ok(OpenedModule { manifest, wasm })
+    let payload = payload(&manifest, &layout.blob(&manifest.artifact.layer.digest)?)?;
+    Ok(OpenedModule { manifest, payload })
+}
+
+/// The runnable bytes of an artifact layer: the layer itself for a
+/// component, the executable inside it for an image.
+pub(crate) fn payload(
+    manifest: &crate::ModuleManifest,
+    layer: &[u8],
+) -> Result<Vec<u8>, RegisterError> {
+    if manifest.runtime.kind == crate::Runtime::GRPC {
+        Ok(aip_package::executable_from_layer(layer)?)
+    } else {
+        Ok(layer.to_vec())
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use aip_package::cosign::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, signature_tag};
 use aip_package::oci::sha256_digest;
-use aip_package::{Layout, SBOM_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+use aip_package::{IMAGE_LAYER_MEDIA_TYPE, Layout, SBOM_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
 use aip_sign::{PublicKey, SimpleSigning};
 use base64::Engine;
 use serde::Serialize;
@@ -123,11 +123,16 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
         )));
     }
     let artifact = layout.manifest(&artifact_digest)?;
+    let layer_media_type = if manifest.runtime.kind == crate::Runtime::GRPC {
+        IMAGE_LAYER_MEDIA_TYPE
+    } else {
+        WASM_LAYER_MEDIA_TYPE
+    };
     let layer = artifact
         .layers
         .iter()
-        .find(|l| l.media_type == WASM_LAYER_MEDIA_TYPE)
-        .ok_or_else(|| fail("artifact has no application/wasm layer".into()))?;
+        .find(|l| l.media_type == layer_media_type)
+        .ok_or_else(|| fail(format!("artifact has no {layer_media_type} layer")))?;
     if layer.digest != manifest.artifact.layer.digest || layer.size != manifest.artifact.layer.size
     {
         return Err(fail(format!(
@@ -135,10 +140,10 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
             layer.digest, layer.size, manifest.artifact.layer.digest, manifest.artifact.layer.size
         )));
     }
-    let wasm = layout.blob(&layer.digest)?;
+    let runnable = crate::store::payload(&manifest, &layout.blob(&layer.digest)?)?;
     layout.blob(&artifact.config.digest)?;
     checks.push(Check {
-        name: "component and config blobs match their digests",
+        name: "artifact layer and config blobs match their digests",
         detail: layer.digest.clone(),
     });
 
@@ -178,10 +183,10 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
         .pointer("/metadata/component/hashes/0/content")
         .and_then(|v| v.as_str())
         .unwrap_or_default();
-    let wasm_hex = sha256_digest(&wasm);
-    if format!("sha256:{component_hash}") != wasm_hex {
+    let payload_hex = sha256_digest(&runnable);
+    if format!("sha256:{component_hash}") != payload_hex {
         return Err(fail(format!(
-            "the SBOM describes component sha256:{component_hash}, not this one ({wasm_hex})"
+            "the SBOM describes component sha256:{component_hash}, not this one ({payload_hex})"
         )));
     }
     checks.push(Check {

@@ -1,4 +1,5 @@
-//! Rendering: turns an [`aip_ir::Api`] into the files of an adapter crate.
+//! Rendering: turns an [`aip_ir::Api`] into the files of an adapter crate,
+//! for one of two targets: a WASM component or a gRPC microservice.
 //!
 //! Rendering is a pure function of the IR and the embedded templates: it
 //! does no I/O, and the same IR always gives byte-identical files. Every
@@ -57,15 +58,70 @@ pub struct RenderedCrate {
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
+/// A generated crate's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A `wasm32-wasip2` component (`templates/wasm-component`).
+    WasmComponent,
+    /// A tonic gRPC microservice (`templates/grpc-service`).
+    GrpcService,
+}
+
+impl Target {
+    /// The template folder name, also used under `generated/<name>/`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Target::WasmComponent => "wasm",
+            Target::GrpcService => "grpc",
+        }
+    }
+}
+
 /// Renders the wasm-component adapter crate for `api`.
 pub fn render_wasm(api: &Api) -> Result<RenderedCrate, RenderError> {
+    render(api, templates::WASM_TEMPLATES, templates::WASM_STATIC, &[])
+}
+
+/// Renders the gRPC microservice crate for `api` (REST or gRPC vendor).
+pub fn render_service(api: &Api) -> Result<RenderedCrate, RenderError> {
+    let mut rendered = render(
+        api,
+        templates::SERVICE_TEMPLATES,
+        templates::SERVICE_STATIC,
+        templates::SERVICE_STATIC_BYTES,
+    )?;
+    if let Some(descriptors) = &api.descriptor_set {
+        rendered
+            .files
+            .insert("src/vendor.binpb".to_string(), descriptors.clone());
+    }
+    Ok(rendered)
+}
+
+/// Renders the crate of `target` for `api`.
+pub fn render_target(api: &Api, target: Target) -> Result<RenderedCrate, RenderError> {
+    match target {
+        Target::WasmComponent => render_wasm(api),
+        Target::GrpcService => render_service(api),
+    }
+}
+
+fn render(
+    api: &Api,
+    templates: &[templates::Template],
+    statics: &[templates::StaticFile],
+    static_bytes: &[(&str, &[u8])],
+) -> Result<RenderedCrate, RenderError> {
     let model = crate_model(api);
     let env = environment();
     let mut files = BTreeMap::new();
-    for file in templates::WASM_STATIC {
+    for file in statics {
         files.insert(file.path.to_string(), file.contents.as_bytes().to_vec());
     }
-    for template in templates::WASM_TEMPLATES {
+    for (path, bytes) in static_bytes {
+        files.insert(path.to_string(), bytes.to_vec());
+    }
+    for template in templates {
         let raw =
             env.render_str(template.source, &model)
                 .map_err(|source| RenderError::Template {

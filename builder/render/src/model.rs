@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::sanitize::IdentScope;
 
-/// What the wasm-component templates see.
+/// What the templates of every target see.
 #[derive(Debug, Serialize)]
 pub struct CrateModel {
     /// Module name.
@@ -21,6 +21,8 @@ pub struct CrateModel {
     pub schemes: Vec<SchemeModel>,
     /// Operations.
     pub operations: Vec<OperationModel>,
+    /// Whether the vendor is called over gRPC.
+    pub grpc: bool,
 }
 
 /// One security scheme.
@@ -53,6 +55,25 @@ pub struct OperationModel {
     pub body: Option<BodyModel>,
     /// Security alternatives.
     pub security: Vec<Vec<String>>,
+    /// The gRPC method, for gRPC vendors.
+    pub rpc: Option<RpcModel>,
+}
+
+/// A gRPC vendor method.
+#[derive(Debug, Serialize)]
+pub struct RpcModel {
+    /// Fully-qualified service name.
+    pub service: String,
+    /// Method name.
+    pub method: String,
+    /// Fully-qualified request message name.
+    pub input_type: String,
+    /// Fully-qualified response message name.
+    pub output_type: String,
+    /// Client-streaming flag.
+    pub client_streaming: bool,
+    /// Server-streaming flag.
+    pub server_streaming: bool,
 }
 
 /// One parameter.
@@ -110,6 +131,7 @@ pub fn crate_model(api: &Api) -> CrateModel {
             .iter()
             .map(|op| operation_model(api, op, &mut scope))
             .collect(),
+        grpc: api.protocol == aip_ir::Protocol::Grpc,
     }
 }
 
@@ -183,6 +205,14 @@ fn operation_model(api: &Api, op: &Operation, scope: &mut IdentScope) -> Operati
             })
         }),
         security: op.security.clone(),
+        rpc: op.rpc.as_ref().map(|rpc| RpcModel {
+            service: rpc.service.clone(),
+            method: rpc.method.clone(),
+            input_type: rpc.input_type.clone(),
+            output_type: rpc.output_type.clone(),
+            client_streaming: rpc.client_streaming,
+            server_streaming: rpc.server_streaming,
+        }),
     }
 }
 

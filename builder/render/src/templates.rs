@@ -26,22 +26,19 @@ macro_rules! static_file {
     };
 }
 
+macro_rules! template {
+    ($path:literal, $source:literal) => {
+        Template {
+            path: $path,
+            source: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../", $source)),
+        }
+    };
+}
+
 /// The `wasm-component` target's templates.
 pub const WASM_TEMPLATES: &[Template] = &[
-    Template {
-        path: "src/lib.rs",
-        source: include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../templates/wasm-component/src/lib.rs.j2"
-        )),
-    },
-    Template {
-        path: "src/operations.rs",
-        source: include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../templates/wasm-component/src/operations.rs.j2"
-        )),
-    },
+    template!("src/lib.rs", "templates/wasm-component/src/lib.rs.j2"),
+    template!("src/operations.rs", "templates/shared/src/operations.rs.j2"),
 ];
 
 /// The `wasm-component` target's verbatim files: manifest, pinned lockfile,
@@ -54,13 +51,14 @@ pub const WASM_STATIC: &[StaticFile] = &[
         "src/runtime/mod.rs",
         "templates/wasm-component/src/runtime/mod.rs"
     ),
-    static_file!(
-        "src/runtime/spec.rs",
-        "templates/wasm-component/src/runtime/spec.rs"
-    ),
+    static_file!("src/runtime/spec.rs", "templates/shared/src/runtime/spec.rs"),
     static_file!(
         "src/runtime/request.rs",
-        "templates/wasm-component/src/runtime/request.rs"
+        "templates/shared/src/runtime/request.rs"
+    ),
+    static_file!(
+        "src/runtime/response.rs",
+        "templates/shared/src/runtime/response.rs"
     ),
     static_file!(
         "src/runtime/http.rs",
@@ -75,3 +73,56 @@ pub const WASM_STATIC: &[StaticFile] = &[
     static_file!("wit/deps/random.wit", "builder/wit/deps/random.wit"),
     static_file!("wit/deps/sockets.wit", "builder/wit/deps/sockets.wit"),
 ];
+
+/// The `grpc-service` target's templates.
+pub const SERVICE_TEMPLATES: &[Template] = &[
+    template!("src/main.rs", "templates/grpc-service/src/main.rs.j2"),
+    template!("src/operations.rs", "templates/shared/src/operations.rs.j2"),
+];
+
+/// The `grpc-service` target's verbatim files: manifest, pinned lockfile,
+/// the service runtime, the shared adapter runtime and the `aip.adapter.v1`
+/// contract (generated code and descriptor set from `aip-adapter-proto`).
+pub const SERVICE_STATIC: &[StaticFile] = &[
+    static_file!("Cargo.toml", "templates/grpc-service/Cargo.toml"),
+    static_file!("Cargo.lock", "templates/grpc-service/Cargo.lock"),
+    static_file!("src/config.rs", "templates/grpc-service/src/config.rs"),
+    static_file!("src/errors.rs", "templates/grpc-service/src/errors.rs"),
+    static_file!(
+        "src/grpc_vendor.rs",
+        "templates/grpc-service/src/grpc_vendor.rs"
+    ),
+    static_file!("src/rest.rs", "templates/grpc-service/src/rest.rs"),
+    static_file!("src/server.rs", "templates/grpc-service/src/server.rs"),
+    static_file!("src/service.rs", "templates/grpc-service/src/service.rs"),
+    static_file!(
+        "src/runtime/mod.rs",
+        "templates/grpc-service/src/runtime/mod.rs"
+    ),
+    static_file!("src/runtime/spec.rs", "templates/shared/src/runtime/spec.rs"),
+    static_file!(
+        "src/runtime/request.rs",
+        "templates/shared/src/runtime/request.rs"
+    ),
+    static_file!(
+        "src/runtime/response.rs",
+        "templates/shared/src/runtime/response.rs"
+    ),
+    static_file!(
+        "src/proto/mod.rs",
+        "templates/grpc-service/src/proto/mod.rs"
+    ),
+    static_file!(
+        "src/proto/aip.adapter.v1.rs",
+        "builder/adapter-proto/src/aip.adapter.v1.rs"
+    ),
+];
+
+/// The `grpc-service` target's binary verbatim files.
+pub const SERVICE_STATIC_BYTES: &[(&str, &[u8])] = &[(
+    "src/proto/adapter.binpb",
+    include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../builder/adapter-proto/src/adapter.binpb"
+    )),
+)];

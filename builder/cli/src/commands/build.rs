@@ -1,4 +1,4 @@
-//! `aip-builder build <SPEC> [--name N] [--version SEMVER] [--target wasm] [--key KEYREF] [--out DIR]`
+//! `aip-builder build <SPEC> [--name N] [--version SEMVER] [--target wasm|grpc] [--vendor-url URL] [--key KEYREF] [--out DIR]`
 
 use std::path::PathBuf;
 
@@ -22,9 +22,15 @@ pub struct Opts {
     /// Module version (semver).
     #[arg(long, default_value = "0.1.0")]
     version: String,
-    /// What to build.
+    /// What to build: a WASM component, or a gRPC microservice image (the
+    /// only target for gRPC vendors).
     #[arg(long, value_enum, default_value_t)]
     target: Target,
+    /// The vendor endpoint, replacing the spec's servers: what the module
+    /// calls by default and may reach (permissions.net). gRPC vendors read
+    /// from .proto files name none: http://host:port (https:// for TLS).
+    #[arg(long, value_name = "URL")]
+    vendor_url: Option<String>,
     /// Signing key: a cosign.key path or env://VAR (password in COSIGN_PASSWORD).
     /// Default: ./cosign.key, generated on first use if it does not exist.
     #[arg(long)]
@@ -69,7 +75,6 @@ impl Observer for ProgressObserver<'_> {
 impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
-        self.target.require_supported()?;
         let mut progress = Progress::new(self.format);
         let (password, _) = password_from_env();
         let key = match &self.key {
@@ -86,6 +91,8 @@ impl Opts {
         let request = BuildRequest {
             spec: SpecSource::from_arg(&self.spec.spec),
             ingest: self.spec.options(),
+            target: self.target.pipeline(),
+            vendor_url: self.vendor_url.clone(),
             version: self.version.clone(),
             key,
             password,
@@ -115,7 +122,8 @@ impl Opts {
                     "version": m.metadata.version,
                     "dir": built.dir,
                     "artifact_digest": m.artifact.digest,
-                    "component_size": built.component_size,
+                    "artifact_size": built.artifact_size,
+                    "runtime": m.runtime.kind,
                     "sbom_digest": m.sbom.digest,
                     "intents": m.intents.len(),
                     "net": m.permissions.net,
@@ -124,12 +132,17 @@ impl Opts {
                 })
             ),
             Format::Text => crate::outln!(
-                "built {} {} -> {} ({} intents, component {} bytes, artifact {}) in {:.1}s",
+                "built {} {} -> {} ({} intents, {} {} bytes, artifact {}) in {:.1}s",
                 m.metadata.name,
                 m.metadata.version,
                 built.dir.display(),
                 m.intents.len(),
-                built.component_size,
+                if m.runtime.kind == aip_register::Runtime::GRPC {
+                    "executable"
+                } else {
+                    "component"
+                },
+                built.artifact_size,
                 m.artifact.digest,
                 progress.total_secs()
             ),

@@ -1,4 +1,4 @@
-//! `aip-builder generate <SPEC> [--name N] [--target wasm] [--out DIR]`
+//! `aip-builder generate <SPEC> [--name N] [--target wasm|grpc] [--vendor-url URL] [--out DIR]`
 
 use std::path::PathBuf;
 
@@ -17,7 +17,10 @@ pub struct Opts {
     /// What to generate.
     #[arg(long, value_enum, default_value_t)]
     target: Target,
-    /// Output folder (default: generated/<name>/wasm).
+    /// The vendor endpoint, replacing the spec's servers (see `build`).
+    #[arg(long, value_name = "URL")]
+    vendor_url: Option<String>,
+    /// Output folder (default: generated/<name>/<wasm|grpc>).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Output format.
@@ -28,17 +31,20 @@ pub struct Opts {
 impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
-        self.target.require_supported()?;
         let mut progress = Progress::new(self.format);
-        let ingested = self.spec.ingest(&mut progress)?;
+        let mut ingested = self.spec.ingest(&mut progress)?;
+        if let Some(url) = &self.vendor_url {
+            aip_pipeline::set_vendor_url(&mut ingested.api, url).map_err(user)?;
+        }
         let api = &ingested.api;
-        aip_pipeline::require_rest(api).map_err(user)?;
-        progress.stage("render", "wasm-component templates");
-        let rendered = aip_render::render_wasm(api).map_err(internal)?;
+        let target = self.target.pipeline();
+        aip_pipeline::check_target(api, target).map_err(user)?;
+        progress.stage("render", &format!("{} templates", target.dir_name()));
+        let rendered = aip_render::render_target(api, target).map_err(internal)?;
         let out = self
             .out
             .clone()
-            .unwrap_or_else(|| default_generated_dir(&api.name));
+            .unwrap_or_else(|| default_generated_dir(&api.name, self.target));
         aip_compile::write_crate(&rendered.files, &out).map_err(internal)?;
         progress.note(&format!(
             "{} files -> {} in {:.2}s",

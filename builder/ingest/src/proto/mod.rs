@@ -168,6 +168,20 @@ fn proto_error(err: &protox::Error, location: &str) -> IngestError {
     }
 }
 
+/// Every file of the pool, in the pool's (dependency) order, without source
+/// info: what a generated service needs to encode and decode messages.
+fn descriptor_set(pool: &DescriptorPool) -> Vec<u8> {
+    let file = pool
+        .file_descriptor_protos()
+        .map(|f| {
+            let mut f = f.clone();
+            f.source_code_info = None;
+            f
+        })
+        .collect();
+    prost::Message::encode_to_vec(&prost_types::FileDescriptorSet { file })
+}
+
 fn lower(
     pool: &DescriptorPool,
     files: &[String],
@@ -288,6 +302,7 @@ fn lower(
         security_schemes: Default::default(),
         operations,
         schemas: schemas.defs,
+        descriptor_set: Some(descriptor_set(pool)),
     };
     Ok(Ingested {
         api,

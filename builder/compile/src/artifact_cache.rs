@@ -1,4 +1,5 @@
-//! Compiled components, cached by what they were compiled from.
+//! Compiled artifacts (components and executables), cached by what they
+//! were compiled from.
 //!
 //! The key is the sha256 of the crate's files (paths and contents) and of
 //! `rustc -vV`, so a different template, spec, dependency set or toolchain
@@ -32,34 +33,34 @@ pub(crate) fn key(files: &BTreeMap<String, Vec<u8>>) -> Result<String, CompileEr
 }
 
 fn entry(cache: &CacheDirs, key: &str) -> std::path::PathBuf {
-    cache.root.join("components").join(key)
+    cache.root.join("artifacts").join(key)
 }
 
-/// `(name, version)` of the crates linked into a component.
+/// `(name, version)` of the crates linked into an artifact.
 pub(crate) type CrateList = Vec<(String, String)>;
 
-/// The cached component and crate list, if present and intact.
+/// The cached artifact and crate list, if present and intact.
 pub(crate) fn lookup(cache: &CacheDirs, key: &str) -> Option<(Vec<u8>, CrateList)> {
     let dir = entry(cache, key);
-    let wasm = std::fs::read(dir.join("component.wasm")).ok()?;
+    let wasm = std::fs::read(dir.join("artifact")).ok()?;
     let crates: Vec<(String, String)> =
         serde_json::from_slice(&std::fs::read(dir.join("crates.json")).ok()?).ok()?;
-    let digest = std::fs::read_to_string(dir.join("component.sha256")).ok()?;
+    let digest = std::fs::read_to_string(dir.join("artifact.sha256")).ok()?;
     (hex::encode(Sha256::digest(&wasm)) == digest.trim()).then_some((wasm, crates))
 }
 
-/// Stores a component; failures only cost a future rebuild.
+/// Stores an artifact; failures only cost a future rebuild.
 pub(crate) fn store(cache: &CacheDirs, key: &str, wasm: &[u8], crates: &[(String, String)]) {
-    let root = cache.root.join("components");
+    let root = cache.root.join("artifacts");
     let Ok(()) = std::fs::create_dir_all(&root) else {
         return;
     };
     let Ok(staging) = tempfile::Builder::new().prefix(".entry-").tempdir_in(&root) else {
         return;
     };
-    let written = std::fs::write(staging.path().join("component.wasm"), wasm).is_ok()
+    let written = std::fs::write(staging.path().join("artifact"), wasm).is_ok()
         && std::fs::write(
-            staging.path().join("component.sha256"),
+            staging.path().join("artifact.sha256"),
             hex::encode(Sha256::digest(wasm)),
         )
         .is_ok()

@@ -28,6 +28,42 @@ pub const PROTO_SOURCE: &str = include_str!("../proto/aip/adapter/v1/adapter.pro
 /// The fully-qualified service name.
 pub const SERVICE_NAME: &str = "aip.adapter.v1.Adapter";
 
+/// The type URL of [`v1::AdapterError`] in status details.
+pub const ADAPTER_ERROR_TYPE_URL: &str = "type.googleapis.com/aip.adapter.v1.AdapterError";
+
+/// `google.rpc.Status`, the conventional payload of `grpc-status-details-bin`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// The [`v1::AdapterError`] an adapter put in an error status, if any.
+pub fn adapter_error(status: &tonic::Status) -> Option<v1::AdapterError> {
+    let rpc = <RpcStatus as prost::Message>::decode(status.details()).ok()?;
+    rpc.details
+        .iter()
+        .find(|any| any.type_url == ADAPTER_ERROR_TYPE_URL)
+        .and_then(|any| <v1::AdapterError as prost::Message>::decode(any.value.as_slice()).ok())
+}
+
+/// The kebab-case name of an error kind, as the WIT world spells it.
+pub fn kind_name(kind: v1::adapter_error::Kind) -> &'static str {
+    use v1::adapter_error::Kind;
+    match kind {
+        Kind::Unspecified => "unspecified",
+        Kind::UnknownOperation => "unknown-operation",
+        Kind::InvalidInput => "invalid-input",
+        Kind::MissingCredential => "missing-credential",
+        Kind::Vendor => "vendor",
+        Kind::Transport => "transport",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -5,6 +5,7 @@ mod exit;
 mod module_host;
 mod password;
 mod progress;
+mod service_host;
 mod spec_args;
 
 use clap::Parser;

@@ -8,11 +8,14 @@ use clap::Args;
 use serde_json::json;
 
 use crate::exit::{CliError, ErrorKind, internal, user};
+use crate::service_host::InvokeFailure;
 use crate::progress::Format;
 
-/// Call one operation of a module in the embedded wasmtime host. Outgoing
-/// requests may reach only the hosts in the manifest's permissions.net,
-/// plus the --server override.
+/// Call one operation of a module. WASM modules run in the embedded wasmtime
+/// host, whose outgoing requests may reach only the hosts in the manifest's
+/// permissions.net plus the --server override. gRPC modules run as their
+/// static executable on a free loopback port (not sandboxed), called over
+/// aip.adapter.v1.Adapter.
 #[derive(Debug, Args)]
 pub struct Opts {
     /// The module folder.
@@ -25,7 +28,8 @@ pub struct Opts {
     /// A credential for a security scheme: `scheme=value` (basic: `user:password`; bearer/oauth2/openIdConnect: the token).
     #[arg(long = "credential", value_name = "SCHEME=VALUE")]
     credentials: Vec<String>,
-    /// Replace the spec's server URL entirely (base path included).
+    /// Replace the spec's server URL entirely (base path included); for gRPC
+    /// vendors, http(s)://host:port.
     #[arg(long)]
     server: Option<String>,
     /// Verify the module with this public key before running it.
@@ -46,35 +50,20 @@ impl Opts {
             aip_register::verify_module(&self.module, &public).map_err(user)?;
         }
         let module = aip_register::open_module(&self.module).map_err(user)?;
-        let mut allow = AllowList::new(module.manifest.permissions.net.clone());
-        if let Some(server) = &self.server {
-            let authority = aip_ir::authority_of(server).ok_or_else(|| {
-                user(anyhow::anyhow!(
-                    "--server {server:?} is not an absolute http(s) URL"
-                ))
-            })?;
-            allow.push(&authority);
-        }
         let mut credentials = Vec::new();
         for c in &self.credentials {
             let (scheme, value) = c.split_once('=').ok_or_else(|| {
                 user(anyhow::anyhow!("--credential {c:?}: expected scheme=value"))
             })?;
-            credentials.push(Credential {
-                scheme: scheme.to_string(),
-                value: value.to_string(),
-            });
+            credentials.push((scheme.to_string(), value.to_string()));
         }
-        let mut adapter = crate::module_host::instantiate(&module, allow)?;
-        let ctx = CallContext {
-            credentials,
-            server_url: self.server.clone(),
-            request_id: None,
+        let outcome = if module.manifest.runtime.kind == aip_register::Runtime::GRPC {
+            let service = crate::service_host::RunningService::start(&module, self.server.as_deref())?;
+            service.invoke(&self.operation, &self.input, &credentials)?
+        } else {
+            self.invoke_wasm(&module, credentials)?
         };
-        match adapter
-            .invoke(&self.operation, &self.input, &ctx)
-            .map_err(internal)?
-        {
+        match outcome {
             Ok(output) => {
                 match self.format {
                     Format::Json => crate::outln!(
@@ -85,27 +74,61 @@ impl Opts {
                 }
                 Ok(())
             }
-            Err(err) => {
-                let kind = aip_host::adapter_error_kind(&err);
-                let message = aip_host::describe_adapter_error(&err);
+            Err(failure) => {
                 if self.format == Format::Json {
-                    let mut error = json!({"kind": kind, "message": message});
-                    if let aip_host::AdapterError::Vendor(v) = &err {
-                        error["status"] = json!(v.status);
-                        error["body"] = json!(v.body);
+                    let mut error = json!({"kind": failure.kind, "message": failure.message});
+                    if let Some((status, body)) = &failure.vendor {
+                        error["status"] = json!(status);
+                        error["body"] = json!(body);
                     }
                     crate::outln!("{}", json!({"ok": false, "error": error}));
                 }
-                let class = if kind == "transport" {
+                let class = if failure.kind == "transport" {
                     ErrorKind::Internal
                 } else {
                     ErrorKind::User
                 };
                 Err(CliError {
                     kind: class,
-                    error: anyhow::anyhow!("{}: {message}", self.operation),
+                    error: anyhow::anyhow!("{}: {}", self.operation, failure.message),
                 })
             }
         }
+    }
+
+    fn invoke_wasm(
+        &self,
+        module: &aip_register::OpenedModule,
+        credentials: Vec<(String, String)>,
+    ) -> Result<Result<String, InvokeFailure>, CliError> {
+        let mut allow = AllowList::new(module.manifest.permissions.net.clone());
+        if let Some(server) = &self.server {
+            let authority = aip_ir::authority_of(server).ok_or_else(|| {
+                user(anyhow::anyhow!(
+                    "--server {server:?} is not an absolute http(s) URL"
+                ))
+            })?;
+            allow.push(&authority);
+        }
+        let mut adapter = crate::module_host::instantiate(module, allow)?;
+        let ctx = CallContext {
+            credentials: credentials
+                .into_iter()
+                .map(|(scheme, value)| Credential { scheme, value })
+                .collect(),
+            server_url: self.server.clone(),
+            request_id: None,
+        };
+        Ok(adapter
+            .invoke(&self.operation, &self.input, &ctx)
+            .map_err(internal)?
+            .map_err(|err| InvokeFailure {
+                kind: aip_host::adapter_error_kind(&err),
+                message: aip_host::describe_adapter_error(&err),
+                vendor: match &err {
+                    aip_host::AdapterError::Vendor(v) => Some((u32::from(v.status), v.body.clone())),
+                    _ => None,
+                },
+            }))
     }
 }

@@ -242,7 +242,7 @@ fn calls_to_hosts_the_manifest_does_not_permit_are_refused() {
         vec!["api.e2e.example".to_string()]
     );
     let v = vendor();
-    let loaded = aip_host::LoadedComponent::new(&module.wasm).expect("loads");
+    let loaded = aip_host::LoadedComponent::new(&module.payload).expect("loads");
     let mut adapter = loaded
         .instantiate(&aip_host::HostOptions {
             allow: aip_host::AllowList::new(module.manifest.permissions.net.clone()),
@@ -311,7 +311,7 @@ fn every_operation_of_a_real_spec_is_callable() {
         .api;
     let module = aip_register::open_module(&dir).expect("opens");
     let v = FakeVendor::start(|_| json_reply(json!({"ok": true})));
-    let loaded = aip_host::LoadedComponent::new(&module.wasm).expect("loads");
+    let loaded = aip_host::LoadedComponent::new(&module.payload).expect("loads");
     let mut allow = aip_host::AllowList::new(module.manifest.permissions.net.clone());
     allow.push(&v.url().trim_start_matches("http://").to_string());
     // One instance, reused for every call.

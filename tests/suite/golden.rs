@@ -1,17 +1,20 @@
 //! Golden sources: generated/ is exactly what the specs in specs/index.txt
-//! render to, rendering is deterministic, and every generated crate compiles
-//! to a wasm32-wasip2 component that speaks the aip:adapter world.
+//! render to, rendering is deterministic, and every generated crate compiles:
+//! WASM crates to a wasm32-wasip2 component that speaks the aip:adapter
+//! world, gRPC service crates to a static executable.
 
 use std::collections::BTreeMap;
 
 use aip_ingest::{IngestOptions, SpecSource};
 
+use crate::service::ServiceProcess;
 use crate::support::{IndexedSpec, repo, snapshot, spec_index};
 
 fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
     let opts = IngestOptions {
         name: Some(spec.name.clone()),
         allow_dangling_refs: spec.flags.iter().any(|f| f == "--allow-dangling-refs"),
+        proto_paths: spec.flag_value("--proto-path").map(repo).into_iter().collect(),
         ..IngestOptions::default()
     };
     // Rendered sources do not depend on where the spec was read from.
@@ -19,7 +22,13 @@ fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
     let api = aip_ingest::ingest(SpecSource::File(path.clone()), &opts)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .api;
-    aip_render::render_wasm(&api).expect("render").files
+    let target = match spec.target() {
+        "grpc" => aip_render::Target::GrpcService,
+        _ => aip_render::Target::WasmComponent,
+    };
+    aip_render::render_target(&api, target)
+        .expect("render")
+        .files
 }
 
 #[test]
@@ -27,21 +36,17 @@ fn generated_sources_match_the_specs() {
     let mut drift = Vec::new();
     for spec in spec_index() {
         let rendered = render(&spec);
-        let on_disk = snapshot(&repo(&format!("generated/{}/wasm", spec.name)));
+        let dir = spec.generated_dir();
+        let on_disk = snapshot(&repo(&dir));
         for (path, bytes) in &rendered {
             match on_disk.get(path) {
-                None => drift.push(format!("generated/{}/wasm/{path}: missing", spec.name)),
-                Some(disk) if disk != bytes => {
-                    drift.push(format!("generated/{}/wasm/{path}: differs", spec.name))
-                }
+                None => drift.push(format!("{dir}/{path}: missing")),
+                Some(disk) if disk != bytes => drift.push(format!("{dir}/{path}: differs")),
                 Some(_) => {}
             }
         }
         for path in on_disk.keys().filter(|p| !rendered.contains_key(*p)) {
-            drift.push(format!(
-                "generated/{}/wasm/{path}: not rendered any more",
-                spec.name
-            ));
+            drift.push(format!("{dir}/{path}: not rendered any more"));
         }
     }
     assert!(
@@ -54,9 +59,25 @@ fn generated_sources_match_the_specs() {
 #[test]
 fn the_index_covers_every_spec_dialect_and_a_large_spec() {
     let index = spec_index();
-    assert!(index.len() >= 6);
+    let proto_sets: Vec<&str> = index
+        .iter()
+        .filter(|s| s.path.starts_with("proto/"))
+        .map(|s| s.path.split('/').nth(1).unwrap_or_default())
+        .collect();
+    assert!(proto_sets.len() >= 5, "five real proto sets: {proto_sets:?}");
+    assert!(
+        index
+            .iter()
+            .any(|s| s.path.starts_with("openapi/") && s.target() == "grpc"),
+        "a REST spec rendered as a gRPC service"
+    );
+    let openapi: Vec<_> = index
+        .iter()
+        .filter(|s| s.path.starts_with("openapi/"))
+        .collect();
+    assert!(openapi.len() >= 6);
     let mut formats = Vec::new();
-    for spec in &index {
+    for spec in openapi {
         let raw = std::fs::read_to_string(repo(&format!("specs/{}", spec.path))).expect("spec");
         let head: String = raw.chars().take(200).collect();
         formats.push((
@@ -89,10 +110,11 @@ fn rendering_is_byte_identical_on_rerun() {
 #[test]
 fn generated_crates_compile_to_aip_adapter_components() {
     let cache = aip_compile::CacheDirs::from_env();
-    for spec in spec_index() {
-        let files = snapshot(&repo(&format!("generated/{}/wasm", spec.name)));
-        let compiled = aip_compile::compile_wasm(
+    for spec in spec_index().into_iter().filter(|s| s.target() == "wasm") {
+        let files = snapshot(&repo(&spec.generated_dir()));
+        let compiled = aip_compile::compile(
             &files,
+            aip_compile::CompileTarget::WasmComponent,
             aip_compile::BuildOptions {
                 cache: cache.clone(),
                 progress: &mut |_| {},
@@ -102,12 +124,12 @@ fn generated_crates_compile_to_aip_adapter_components() {
         .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
         // A component, not a core module: layer 1 in the preamble.
         assert_eq!(
-            &compiled.wasm[..8],
+            &compiled.artifact[..8],
             b"\0asm\x0d\0\x01\0",
             "{} is not a component",
             spec.name
         );
-        let loaded = aip_host::LoadedComponent::new(&compiled.wasm).expect("loads");
+        let loaded = aip_host::LoadedComponent::new(&compiled.artifact).expect("loads");
         let (imports, exports) = loaded.interface();
         assert!(
             imports
@@ -141,8 +163,9 @@ fn a_compile_failure_keeps_the_crate_and_reports_cargo_output() {
     let mut files = snapshot(&repo("generated/assemblyai/wasm"));
     let lib = files.get_mut("src/lib.rs").expect("lib.rs");
     lib.extend_from_slice(b"\nfn broken() -> u32 { \"not a number\" }\n");
-    let err = aip_compile::compile_wasm(
+    let err = aip_compile::compile(
         &files,
+        aip_compile::CompileTarget::WasmComponent,
         aip_compile::BuildOptions {
             cache: aip_compile::CacheDirs::from_env(),
             progress: &mut |_| {},
@@ -161,4 +184,40 @@ fn a_compile_failure_keeps_the_crate_and_reports_cargo_output() {
     assert!(output.contains("mismatched types"), "{output}");
     assert!(err.to_string().contains("please report it"), "{err}");
     let _ = std::fs::remove_dir_all(build_dir);
+}
+
+#[test]
+fn generated_service_crates_compile_to_static_services_that_answer_describe() {
+    let cache = aip_compile::CacheDirs::from_env();
+    for spec in spec_index().into_iter().filter(|s| s.target() == "grpc") {
+        let files = snapshot(&repo(&spec.generated_dir()));
+        let compiled = aip_compile::compile(
+            &files,
+            aip_compile::CompileTarget::StaticService,
+            aip_compile::BuildOptions {
+                cache: cache.clone(),
+                progress: &mut |_| {},
+                use_cache: true,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+        assert_eq!(&compiled.artifact[..4], b"\x7fELF", "{}", spec.name);
+        assert!(
+            !contains(&compiled.artifact, b"ld-linux") && !contains(&compiled.artifact, b"ld-musl"),
+            "{}: statically linked, no program interpreter",
+            spec.name
+        );
+        let service = ServiceProcess::start(&compiled.artifact, &[]);
+        let describe = service.describe();
+        let expected: serde_json::Value =
+            serde_json::from_slice(files.get("src/describe.json").expect("describe.json"))
+                .expect("json");
+        assert_eq!(describe, expected, "{}: Describe answers describe.json", spec.name);
+        assert_eq!(service.health(), "SERVING", "{}", spec.name);
+        assert!(compiled.crates.iter().any(|(n, _)| n == "tonic"));
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -8,9 +8,12 @@ mod support;
 
 mod bad_input;
 mod e2e;
+mod echo_vendor;
 mod golden;
+mod grpc_e2e;
 mod proto;
 mod runtime_unit;
+mod service;
 mod verify;
 
 // The adapter runtime's request builder is plain Rust with no WASI

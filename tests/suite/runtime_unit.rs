@@ -72,6 +72,7 @@ static OP: Operation = Operation {
         encoding: Encoding::Json,
     }),
     security: &[&["key"], &["basic"]],
+    rpc: None,
 };
 
 static SCHEMES: &[Scheme] = &[
@@ -201,6 +202,7 @@ fn header_injection_is_refused() {
         params: HP,
         body: None,
         security: &[],
+        rpc: None,
     };
     let err = build(
         &HOP,

@@ -65,6 +65,27 @@ pub struct IndexedSpec {
     pub flags: Vec<String>,
 }
 
+impl IndexedSpec {
+    /// `wasm` or `grpc`: the `--target` flag, `wasm` by default.
+    pub fn target(&self) -> &str {
+        self.flag_value("--target").unwrap_or("wasm")
+    }
+
+    /// The value after `flag`, if given.
+    pub fn flag_value(&self, flag: &str) -> Option<&str> {
+        self.flags
+            .iter()
+            .position(|f| f == flag)
+            .and_then(|i| self.flags.get(i + 1))
+            .map(String::as_str)
+    }
+
+    /// `generated/<name>/<target>`, relative to the repository.
+    pub fn generated_dir(&self) -> String {
+        format!("generated/{}/{}", self.name, self.target())
+    }
+}
+
 /// The specs the golden tests cover.
 pub fn spec_index() -> Vec<IndexedSpec> {
     let text = std::fs::read_to_string(repo("specs/index.txt")).expect("specs/index.txt");

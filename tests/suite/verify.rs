@@ -207,7 +207,7 @@ fn the_sbom_is_valid_cyclonedx_1_5_and_lists_what_was_compiled() {
 
     assert_eq!(sbom["specVersion"], "1.5");
     let module = aip_register::open_module(e2e_module()).expect("opens");
-    let wasm_hex = aip_package::oci::sha256_digest(&module.wasm);
+    let wasm_hex = aip_package::oci::sha256_digest(&module.payload);
     assert_eq!(
         format!(
             "sha256:{}",

@@ -32,7 +32,10 @@ impl Vendor {
         Ok(match crate::VENDOR_DESCRIPTOR_SET {
             Some(descriptors) => Vendor::Grpc(GrpcVendor::new(
                 descriptors,
-                config.vendor_url.clone(),
+                config
+                    .vendor_url
+                    .clone()
+                    .or_else(|| operations::DEFAULT_SERVER.map(str::to_string)),
                 config.vendor_timeout,
             )?),
             None => Vendor::Rest(RestVendor::new(config.vendor_url.clone(), config.vendor_timeout)),

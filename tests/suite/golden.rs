@@ -14,7 +14,11 @@ fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
     let opts = IngestOptions {
         name: Some(spec.name.clone()),
         allow_dangling_refs: spec.flags.iter().any(|f| f == "--allow-dangling-refs"),
-        proto_paths: spec.flag_value("--proto-path").map(repo).into_iter().collect(),
+        proto_paths: spec
+            .flag_value("--proto-path")
+            .map(repo)
+            .into_iter()
+            .collect(),
         ..IngestOptions::default()
     };
     // Rendered sources do not depend on where the spec was read from.
@@ -64,7 +68,10 @@ fn the_index_covers_every_spec_dialect_and_a_large_spec() {
         .filter(|s| s.path.starts_with("proto/"))
         .map(|s| s.path.split('/').nth(1).unwrap_or_default())
         .collect();
-    assert!(proto_sets.len() >= 5, "five real proto sets: {proto_sets:?}");
+    assert!(
+        proto_sets.len() >= 5,
+        "five real proto sets: {proto_sets:?}"
+    );
     assert!(
         index
             .iter()
@@ -212,7 +219,11 @@ fn generated_service_crates_compile_to_static_services_that_answer_describe() {
         let expected: serde_json::Value =
             serde_json::from_slice(files.get("src/describe.json").expect("describe.json"))
                 .expect("json");
-        assert_eq!(describe, expected, "{}: Describe answers describe.json", spec.name);
+        assert_eq!(
+            describe, expected,
+            "{}: Describe answers describe.json",
+            spec.name
+        );
         assert_eq!(service.health(), "SERVING", "{}", spec.name);
         assert!(compiled.crates.iter().any(|(n, _)| n == "tonic"));
     }

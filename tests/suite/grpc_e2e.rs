@@ -93,11 +93,15 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     // Server streaming: Invoke collects, InvokeStream streams.
     let indexes = json!([{}, {"index": 1}, {"index": 2}]);
     assert_eq!(
-        service.invoke("Count", r#"{"count":3}"#, &[]).expect("Count"),
+        service
+            .invoke("Count", r#"{"count":3}"#, &[])
+            .expect("Count"),
         indexes
     );
     assert_eq!(
-        service.invoke_stream("Count", r#"{"count":3}"#).expect("Count stream"),
+        service
+            .invoke_stream("Count", r#"{"count":3}"#)
+            .expect("Count stream"),
         indexes.as_array().cloned().unwrap_or_default()
     );
 
@@ -124,13 +128,21 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     assert_eq!(failure.vendor_status, Some(9), "the vendor's gRPC code");
     assert!(failure.message.contains("always fails"), "{failure:?}");
     let failure = service.invoke("Nope", "{}", &[]).expect_err("unknown");
-    assert_eq!((failure.kind, failure.code), ("unknown-operation", tonic::Code::NotFound));
+    assert_eq!(
+        (failure.kind, failure.code),
+        ("unknown-operation", tonic::Code::NotFound)
+    );
     let failure = service
         .invoke("Say", r#"{"noSuchField":1}"#, &[])
         .expect_err("bad input");
     assert_eq!(failure.kind, "invalid-input");
-    assert!(failure.message.contains("aiptest.echo.v1.SayRequest"), "{failure:?}");
-    let failure = service.invoke("Sum", r#"{"value":"1"}"#, &[]).expect_err("not a list");
+    assert!(
+        failure.message.contains("aiptest.echo.v1.SayRequest"),
+        "{failure:?}"
+    );
+    let failure = service
+        .invoke("Sum", r#"{"value":"1"}"#, &[])
+        .expect_err("not a list");
     assert_eq!(failure.kind, "invalid-input");
     assert!(failure.message.contains("JSON array"), "{failure:?}");
     let failure = service
@@ -141,7 +153,12 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     // The service describes itself through reflection: aip-builder reads it.
     let out = aip(
         work.path(),
-        &["describe", &format!("grpc://{}", service.addr), "--format", "json"],
+        &[
+            "describe",
+            &format!("grpc://{}", service.addr),
+            "--format",
+            "json",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let own: Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -177,7 +194,10 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     let json: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["output"]["echo"]["text"], "cli");
     assert_eq!(json["output"]["metadata"]["authorization"], "Bearer cli");
-    let out = aip(work.path(), &["invoke", "modules/echo", "Fail", "--format", "json"]);
+    let out = aip(
+        work.path(),
+        &["invoke", "modules/echo", "Fail", "--format", "json"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let json: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["error"]["kind"], "vendor");
@@ -187,14 +207,20 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     let status = service.terminate();
     assert!(status.success(), "{status:?}");
     assert!(
-        log.lock().expect("log").iter().any(|l| l.contains("SIGTERM")),
+        log.lock()
+            .expect("log")
+            .iter()
+            .any(|l| l.contains("SIGTERM")),
         "the shutdown is logged"
     );
 
     // An unreachable vendor is a transport error.
     let down = ServiceProcess::start(&module.payload, &[("AIP_VENDOR_URL", "http://127.0.0.1:1")]);
     let failure = down.invoke("Say", "{}", &[]).expect_err("vendor down");
-    assert_eq!((failure.kind, failure.code), ("transport", tonic::Code::Unavailable));
+    assert_eq!(
+        (failure.kind, failure.code),
+        ("transport", tonic::Code::Unavailable)
+    );
 }
 
 #[test]
@@ -210,7 +236,10 @@ fn live_vendors_are_read_through_reflection_and_proto_vendors_need_no_wasm() {
         say["properties"]["bigNumber"]["format"], "int64",
         "int64 as a string (or a number) in the proto3 mapping: {say}"
     );
-    assert_eq!(say["properties"]["bigNumber"]["type"], json!(["string", "integer"]));
+    assert_eq!(
+        say["properties"]["bigNumber"]["type"],
+        json!(["string", "integer"])
+    );
 }
 
 fn rest_vendor() -> FakeVendor {
@@ -282,7 +311,11 @@ fn rest_vendors_are_called_through_the_grpc_service_as_through_wasm() {
     assert_eq!(out, json!({"ok": true}));
     let seen = vendor.take();
     assert_eq!(seen[0].method, "PUT");
-    assert_eq!(seen[0].header("x-api-key"), Some("call-key"), "the call's credential wins");
+    assert_eq!(
+        seen[0].header("x-api-key"),
+        Some("call-key"),
+        "the call's credential wins"
+    );
     assert_eq!(
         serde_json::from_slice::<Value>(&seen[0].body).expect("json body"),
         json!({"id": 8, "name": "new"})
@@ -299,7 +332,9 @@ fn rest_vendors_are_called_through_the_grpc_service_as_through_wasm() {
         .invoke("getItem", r#"{"itemId":404}"#, &[])
         .expect_err("404");
     assert_eq!((failure.kind, failure.vendor_status), ("vendor", Some(404)));
-    let failure = service.invoke("getItem", "{}", &[]).expect_err("missing path param");
+    let failure = service
+        .invoke("getItem", "{}", &[])
+        .expect_err("missing path param");
     assert_eq!(failure.kind, "invalid-input");
     assert_eq!(
         service

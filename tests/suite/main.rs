@@ -11,6 +11,7 @@ mod e2e;
 mod echo_vendor;
 mod golden;
 mod grpc_e2e;
+mod image;
 mod proto;
 mod runtime_unit;
 mod service;

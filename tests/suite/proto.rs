@@ -265,6 +265,35 @@ fn rust_keywords_in_protos_are_safe_and_grpc_builds_are_refused_cleanly() {
         listing.contains("Self  intent=self  POST /match.self.impl/Self  (bidi-streaming)"),
         "{listing}"
     );
+    // As a gRPC service, the keywords reach generated code only as escaped
+    // string literals: rendering (which parses every file with syn) succeeds.
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(work.path().join("root")).expect("mkdir");
+    std::fs::write(
+        work.path().join("root/k.proto"),
+        source.replace("r#ref", "ref_"),
+    )
+    .expect("write");
+    let out = aip(
+        work.path(),
+        &[
+            "generate",
+            "root/k.proto",
+            "--target",
+            "grpc",
+            "--name",
+            "keywords",
+            "--out",
+            "gen",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let operations =
+        std::fs::read_to_string(work.path().join("gen/src/operations.rs")).expect("operations.rs");
+    assert!(
+        operations.contains(r#"service: "match.self.impl""#),
+        "{operations}"
+    );
 
     // A build of a gRPC vendor as WASM: a clear error, nothing registered.
     let work = tempfile::tempdir().expect("tempdir");

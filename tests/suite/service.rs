@@ -14,7 +14,7 @@ use serde_json::Value;
 
 /// A running service; killed when dropped.
 pub struct ServiceProcess {
-    child: Child,
+    child: Option<Child>,
     /// Where it listens.
     pub addr: SocketAddr,
     /// Everything it logged so far.
@@ -82,12 +82,32 @@ impl ServiceProcess {
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("service did not listen: {:?}", log.lock().expect("log")));
         ServiceProcess {
-            child,
+            child: Some(child),
             addr,
             log,
             runtime: tokio::runtime::Runtime::new().expect("runtime"),
             _dir: dir,
         }
+    }
+
+    /// A handle on a service something else started (a container), once
+    /// its health check answers; `None` if it never does within `wait`.
+    pub fn attach(addr: SocketAddr, wait: Duration) -> Option<ServiceProcess> {
+        let service = ServiceProcess {
+            child: None,
+            addr,
+            log: Arc::default(),
+            runtime: tokio::runtime::Runtime::new().expect("runtime"),
+            _dir: tempfile::tempdir().expect("tempdir"),
+        };
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            if service.try_health().is_some() {
+                return Some(service);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        None
     }
 
     fn client(&self) -> AdapterClient<tonic::transport::Channel> {
@@ -108,24 +128,33 @@ impl ServiceProcess {
 
     /// `grpc.health.v1.Health/Check` for the Adapter service.
     pub fn health(&self) -> String {
+        self.try_health().expect("health check answers")
+    }
+
+    fn try_health(&self) -> Option<String> {
         self.runtime.block_on(async {
             let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
-                .expect("endpoint")
+                .ok()?
                 .connect()
                 .await
-                .expect("connect");
+                .ok()?;
             let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
             let answer = client
                 .check(tonic_health::pb::HealthCheckRequest {
                     service: aip_adapter_proto::SERVICE_NAME.into(),
                 })
                 .await
-                .expect("health check");
-            answer.into_inner().status().as_str_name().to_string()
+                .ok()?;
+            Some(answer.into_inner().status().as_str_name().to_string())
         })
     }
 
-    fn request(operation: &str, input: &str, credentials: &[(&str, &str)], request_id: &str) -> InvokeRequest {
+    fn request(
+        operation: &str,
+        input: &str,
+        credentials: &[(&str, &str)],
+        request_id: &str,
+    ) -> InvokeRequest {
         InvokeRequest {
             operation: operation.into(),
             input_json: input.into(),
@@ -141,7 +170,12 @@ impl ServiceProcess {
     }
 
     /// `Invoke`: the output JSON, or the failure.
-    pub fn invoke(&self, operation: &str, input: &str, credentials: &[(&str, &str)]) -> Result<Value, Failure> {
+    pub fn invoke(
+        &self,
+        operation: &str,
+        input: &str,
+        credentials: &[(&str, &str)],
+    ) -> Result<Value, Failure> {
         let mut client = self.client();
         self.runtime
             .block_on(client.invoke(Self::request(operation, input, credentials, "req-1")))
@@ -168,19 +202,21 @@ impl ServiceProcess {
 
     /// Sends SIGTERM and returns the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("a started process");
         Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &child.id().to_string()])
             .status()
             .expect("kill -TERM");
-        let status = self.child.wait().expect("wait");
-        status
+        child.wait().expect("wait")
     }
 }
 
 impl Drop for ServiceProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -101,7 +101,10 @@ mod tests {
         let (code, fds) = regenerate();
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         if std::env::var_os("AIP_UPDATE_ADAPTER_PROTO").is_some() {
-            for (name, bytes) in [("aip.adapter.v1.rs", code.as_bytes()), ("adapter.binpb", &fds)] {
+            for (name, bytes) in [
+                ("aip.adapter.v1.rs", code.as_bytes()),
+                ("adapter.binpb", &fds),
+            ] {
                 if let Err(e) = std::fs::write(src.join(name), bytes) {
                     panic!("write {name}: {e}");
                 }

@@ -47,7 +47,10 @@ pub struct InvokeFailure {
 impl RunningService {
     /// Unpacks and starts `module`'s executable. `vendor_url` becomes
     /// `AIP_VENDOR_URL`.
-    pub fn start(module: &OpenedModule, vendor_url: Option<&str>) -> Result<RunningService, CliError> {
+    pub fn start(
+        module: &OpenedModule,
+        vendor_url: Option<&str>,
+    ) -> Result<RunningService, CliError> {
         let dir = tempfile::Builder::new()
             .prefix("aip-service-")
             .tempdir()
@@ -124,7 +127,12 @@ impl RunningService {
         runtime.block_on(async {
             let mut client = AdapterClient::connect(format!("http://{}", self.addr))
                 .await
-                .map_err(|e| internal(anyhow::anyhow!("connecting to the module's service at {}: {e}", self.addr)))?;
+                .map_err(|e| {
+                    internal(anyhow::anyhow!(
+                        "connecting to the module's service at {}: {e}",
+                        self.addr
+                    ))
+                })?;
             let request = InvokeRequest {
                 operation: operation.to_string(),
                 input_json: input.to_string(),
@@ -184,7 +192,11 @@ fn spawn(cmd: &mut Command) -> Result<Child, CliError> {
                 attempts += 1;
                 std::thread::sleep(Duration::from_millis(25));
             }
-            Err(e) => return Err(internal(anyhow::anyhow!("starting the module's service: {e}"))),
+            Err(e) => {
+                return Err(internal(anyhow::anyhow!(
+                    "starting the module's service: {e}"
+                )));
+            }
         }
     }
 }

@@ -265,14 +265,8 @@ fn ensure_dependencies(
     }
     progress("provisioning: fetching the pinned adapter dependency set (one-time download)");
     let mut cmd = Command::new(cargo_bin());
-    cmd.args([
-        "fetch",
-        "--locked",
-        "--target",
-        triple,
-        "--manifest-path",
-    ])
-    .arg(manifest);
+    cmd.args(["fetch", "--locked", "--target", triple, "--manifest-path"])
+        .arg(manifest);
     let (ok, output) = run_streaming(cmd, "cargo", progress)?;
     if ok {
         Ok(())

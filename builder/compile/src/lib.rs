@@ -12,9 +12,9 @@
 //! 4. The artifact's bytes are read back. On failure the build directory is
 //!    kept for inspection and cargo's output is returned.
 
+mod artifact_cache;
 mod cache;
 mod cargo;
-mod artifact_cache;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -64,12 +64,24 @@ pub fn add_service_image(
     let gz = gzip(&tar)?;
     let layer = layout.add_blob(IMAGE_LAYER_MEDIA_TYPE, gz);
     let annotations = BTreeMap::from([
-        ("org.opencontainers.image.title".to_string(), info.name.clone()),
-        ("org.opencontainers.image.version".to_string(), info.version.clone()),
-        ("org.opencontainers.image.description".to_string(), info.description.clone()),
+        (
+            "org.opencontainers.image.title".to_string(),
+            info.name.clone(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            info.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.description".to_string(),
+            info.description.clone(),
+        ),
         ("dev.aip.module.name".to_string(), info.name.clone()),
         ("dev.aip.spec.digest".to_string(), info.spec_digest.clone()),
-        ("dev.aip.builder.version".to_string(), info.builder_version.clone()),
+        (
+            "dev.aip.builder.version".to_string(),
+            info.builder_version.clone(),
+        ),
     ]);
     let config = json!({
         "architecture": "amd64",
@@ -112,8 +124,11 @@ pub fn add_service_image(
 /// The layer's entries, sorted by path: the executable, a passwd/group
 /// naming the service user, and a world-writable `/tmp`.
 fn layer_tar(executable: &[u8]) -> Result<Vec<u8>, PackageError> {
-    let (uid, gid) = SERVICE_USER.split_once(':').unwrap_or((SERVICE_USER, SERVICE_USER));
-    let passwd = format!("root:x:0:0:root:/:/sbin/nologin\naip:x:{uid}:{gid}:aip adapter:/:/sbin/nologin\n");
+    let (uid, gid) = SERVICE_USER
+        .split_once(':')
+        .unwrap_or((SERVICE_USER, SERVICE_USER));
+    let passwd =
+        format!("root:x:0:0:root:/:/sbin/nologin\naip:x:{uid}:{gid}:aip adapter:/:/sbin/nologin\n");
     let group = format!("root:x:0:\naip:x:{gid}:\n");
     let entries: [(&str, Option<&[u8]>, u32); 5] = [
         (&ENTRYPOINT[1..], Some(executable), 0o755),
@@ -207,10 +222,16 @@ mod tests {
         let mut b = LayoutBuilder::new();
         let ia = add_service_image(&mut a, &exe, &info()).map_err(|e| e.to_string());
         let ib = add_service_image(&mut b, &exe, &info()).map_err(|e| e.to_string());
-        let (ia, ib) = (ia.unwrap_or_else(|e| panic!("{e}")), ib.unwrap_or_else(|e| panic!("{e}")));
+        let (ia, ib) = (
+            ia.unwrap_or_else(|e| panic!("{e}")),
+            ib.unwrap_or_else(|e| panic!("{e}")),
+        );
         assert_eq!(ia.manifest.digest, ib.manifest.digest);
         assert_eq!(a.index_bytes(), b.index_bytes());
         let layer = a.get_blob(&ia.layer.digest).unwrap_or_default();
-        assert_eq!(executable_from_layer(&layer).map_err(|e| e.to_string()), Ok(exe));
+        assert_eq!(
+            executable_from_layer(&layer).map_err(|e| e.to_string()),
+            Ok(exe)
+        );
     }
 }

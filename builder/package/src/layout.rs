@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::PackageError;
 use crate::oci::{
-    Platform,
-    Descriptor, INDEX_MEDIA_TYPE, ImageIndex, ImageManifest, MANIFEST_MEDIA_TYPE, REF_NAME,
-    sha256_digest,
+    Descriptor, INDEX_MEDIA_TYPE, ImageIndex, ImageManifest, MANIFEST_MEDIA_TYPE, Platform,
+    REF_NAME, sha256_digest,
 };
 
 /// An image layout under construction.

@@ -40,9 +40,8 @@ pub fn check_target(api: &Api, target: Target) -> Result<(), PipelineError> {
 /// configured otherwise, and the one host it may reach.
 pub fn set_vendor_url(api: &mut Api, url: &str) -> Result<(), PipelineError> {
     let url = url.trim().trim_end_matches('/');
-    let authority = aip_ir::authority_of(url).filter(|_| {
-        url.starts_with("http://") || url.starts_with("https://")
-    });
+    let authority = aip_ir::authority_of(url)
+        .filter(|_| url.starts_with("http://") || url.starts_with("https://"));
     if authority.is_none() {
         return Err(PipelineError::Argument(format!(
             "--vendor-url {url:?} is not an absolute http:// or https:// URL with a host \

@@ -51,7 +51,10 @@ pub const WASM_STATIC: &[StaticFile] = &[
         "src/runtime/mod.rs",
         "templates/wasm-component/src/runtime/mod.rs"
     ),
-    static_file!("src/runtime/spec.rs", "templates/shared/src/runtime/spec.rs"),
+    static_file!(
+        "src/runtime/spec.rs",
+        "templates/shared/src/runtime/spec.rs"
+    ),
     static_file!(
         "src/runtime/request.rs",
         "templates/shared/src/runtime/request.rs"
@@ -99,7 +102,10 @@ pub const SERVICE_STATIC: &[StaticFile] = &[
         "src/runtime/mod.rs",
         "templates/grpc-service/src/runtime/mod.rs"
     ),
-    static_file!("src/runtime/spec.rs", "templates/shared/src/runtime/spec.rs"),
+    static_file!(
+        "src/runtime/spec.rs",
+        "templates/shared/src/runtime/spec.rs"
+    ),
     static_file!(
         "src/runtime/request.rs",
         "templates/shared/src/runtime/request.rs"

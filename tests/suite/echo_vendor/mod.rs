@@ -48,7 +48,9 @@ impl Echo for EchoVendor {
                 }
                 _ => None,
             })
-            .filter(|(k, _)| !k.starts_with("grpc-") && k != "te" && k != "content-type" && k != "user-agent")
+            .filter(|(k, _)| {
+                !k.starts_with("grpc-") && k != "te" && k != "content-type" && k != "user-agent"
+            })
             .collect();
         Ok(Response::new(SayResponse {
             echo: Some(request.into_inner()),
@@ -58,13 +60,19 @@ impl Echo for EchoVendor {
 
     type CountStream = Answers<CountResponse>;
 
-    async fn count(&self, request: Request<CountRequest>) -> Result<Response<Self::CountStream>, Status> {
+    async fn count(
+        &self,
+        request: Request<CountRequest>,
+    ) -> Result<Response<Self::CountStream>, Status> {
         let n = request.into_inner().count;
         let answers = (0..n).map(|index| Ok(CountResponse { index }));
         Ok(Response::new(Box::pin(tokio_stream::iter(answers))))
     }
 
-    async fn sum(&self, request: Request<Streaming<SumRequest>>) -> Result<Response<SumResponse>, Status> {
+    async fn sum(
+        &self,
+        request: Request<Streaming<SumRequest>>,
+    ) -> Result<Response<SumResponse>, Status> {
         let mut stream = request.into_inner();
         let (mut total, mut messages) = (0, 0);
         while let Some(item) = stream.next().await {
@@ -76,7 +84,10 @@ impl Echo for EchoVendor {
 
     type ChatStream = Answers<ChatMessage>;
 
-    async fn chat(&self, request: Request<Streaming<ChatMessage>>) -> Result<Response<Self::ChatStream>, Status> {
+    async fn chat(
+        &self,
+        request: Request<Streaming<ChatMessage>>,
+    ) -> Result<Response<Self::ChatStream>, Status> {
         let stream = request.into_inner().map(|item| {
             item.map(|m| ChatMessage {
                 text: format!("re: {}", m.text),
@@ -86,7 +97,9 @@ impl Echo for EchoVendor {
     }
 
     async fn fail(&self, _request: Request<SayRequest>) -> Result<Response<SayResponse>, Status> {
-        Err(Status::failed_precondition("the echo vendor always fails here"))
+        Err(Status::failed_precondition(
+            "the echo vendor always fails here",
+        ))
     }
 }
 

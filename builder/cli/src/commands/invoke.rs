@@ -8,8 +8,8 @@ use clap::Args;
 use serde_json::json;
 
 use crate::exit::{CliError, ErrorKind, internal, user};
-use crate::service_host::InvokeFailure;
 use crate::progress::Format;
+use crate::service_host::InvokeFailure;
 
 /// Call one operation of a module. WASM modules run in the embedded wasmtime
 /// host, whose outgoing requests may reach only the hosts in the manifest's
@@ -58,7 +58,8 @@ impl Opts {
             credentials.push((scheme.to_string(), value.to_string()));
         }
         let outcome = if module.manifest.runtime.kind == aip_register::Runtime::GRPC {
-            let service = crate::service_host::RunningService::start(&module, self.server.as_deref())?;
+            let service =
+                crate::service_host::RunningService::start(&module, self.server.as_deref())?;
             service.invoke(&self.operation, &self.input, &credentials)?
         } else {
             self.invoke_wasm(&module, credentials)?
@@ -126,7 +127,9 @@ impl Opts {
                 kind: aip_host::adapter_error_kind(&err),
                 message: aip_host::describe_adapter_error(&err),
                 vendor: match &err {
-                    aip_host::AdapterError::Vendor(v) => Some((u32::from(v.status), v.body.clone())),
+                    aip_host::AdapterError::Vendor(v) => {
+                        Some((u32::from(v.status), v.body.clone()))
+                    }
                     _ => None,
                 },
             }))

@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "ably";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = Some("https://rest.ably.io");
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {
@@ -144,6 +140,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`POST /channels/{channel_id}/messages`
@@ -194,6 +191,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /channels/{channel_id}/presence`
@@ -270,6 +268,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /channels/{channel_id}/presence/history`
@@ -356,6 +355,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /channels/{channel_id}`
@@ -402,6 +402,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /channels`
@@ -468,6 +469,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /push/deviceRegistrations`
@@ -534,6 +536,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`POST /push/deviceRegistrations`
@@ -574,6 +577,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /push/deviceRegistrations`
@@ -630,6 +634,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /push/deviceRegistrations/{device_id}`
@@ -676,6 +681,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`PUT /push/deviceRegistrations/{device_id}`
@@ -726,6 +732,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /push/deviceRegistrations/{device_id}`
@@ -772,6 +779,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`PATCH /push/deviceRegistrations/{device_id}`
@@ -822,6 +830,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /push/deviceRegistrations/{device_id}/resetUpdateToken`
@@ -868,6 +877,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /push/channelSubscriptions`
@@ -944,6 +954,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`POST /push/channelSubscriptions`
@@ -984,6 +995,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /push/channelSubscriptions`
@@ -1050,6 +1062,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /push/channels`
@@ -1086,6 +1099,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`POST /push/publish`
@@ -1126,6 +1140,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`POST /keys/{keyName}/requestToken`
@@ -1176,6 +1191,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /stats`
@@ -1262,6 +1278,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["basicAuth"], &["bearerAuth"]],
+            rpc: None,
         };
     }
     ///`GET /time`
@@ -1298,6 +1315,7 @@ pub mod ops {
             ],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
 }

@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "assemblyai";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = Some("https://llm-gateway.assemblyai.com/v1");
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {
@@ -43,6 +39,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKey"]],
+            rpc: None,
         };
     }
     ///`POST /understanding`
@@ -62,6 +59,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKey"]],
+            rpc: None,
         };
     }
 }

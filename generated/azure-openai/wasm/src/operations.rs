@@ -7,10 +7,6 @@ pub const MODULE: &str = "azure-openai";
 pub const DEFAULT_SERVER: Option<&str> = Some(
     "https://your-resource-name.openai.azure.com/openai",
 );
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {
@@ -70,6 +66,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["bearer"], &["apiKey"]],
+            rpc: None,
         };
     }
     ///`POST /deployments/{deployment-id}/embeddings`
@@ -110,6 +107,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["bearer"], &["apiKey"]],
+            rpc: None,
         };
     }
 }

@@ -9,10 +9,14 @@ mod runtime;
 use aip::adapter::types::VendorError;
 use runtime::CallError;
 use runtime::request::CallInput;
+/// `describe()`'s answer, minified and deflated by build.rs.
+const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
+    concat!(env!("OUT_DIR"), "/describe.json.deflate")
+);
 struct Adapter;
 impl Guest for Adapter {
     fn describe() -> String {
-        miniz_oxide::inflate::decompress_to_vec(operations::DESCRIBE_DEFLATED)
+        miniz_oxide::inflate::decompress_to_vec(DESCRIBE_DEFLATED)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .unwrap_or_else(|| "{\"error\":\"describe data is corrupt\"}".to_string())

@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "gitlab";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = Some("https://gitlab.com/api/");
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[];
 /// The operation with this id.
@@ -33,6 +29,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
 }

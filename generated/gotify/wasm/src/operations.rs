@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "gotify";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = Some("https://localhost");
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {
@@ -97,6 +93,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /application`
@@ -121,6 +118,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`PUT /application/{id}`
@@ -156,6 +154,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`DELETE /application/{id}`
@@ -187,6 +186,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /application/{id}/image`
@@ -222,6 +222,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /application/{id}/message`
@@ -273,6 +274,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`DELETE /application/{id}/message`
@@ -304,6 +306,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /client`
@@ -324,6 +327,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /client`
@@ -348,6 +352,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`PUT /client/{id}`
@@ -383,6 +388,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`DELETE /client/{id}`
@@ -414,6 +420,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /current/user`
@@ -434,6 +441,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /current/user/password`
@@ -458,6 +466,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /health`
@@ -473,6 +482,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /message`
@@ -514,6 +524,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /message`
@@ -537,6 +548,7 @@ pub mod ops {
                 &["appTokenHeader"],
                 &["appTokenQuery"],
             ],
+            rpc: None,
         };
     }
     ///`DELETE /message`
@@ -557,6 +569,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`DELETE /message/{id}`
@@ -588,6 +601,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /plugin`
@@ -608,6 +622,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /plugin/{id}/config`
@@ -639,6 +654,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /plugin/{id}/config`
@@ -670,6 +686,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /plugin/{id}/disable`
@@ -701,6 +718,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /plugin/{id}/display`
@@ -732,6 +750,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /plugin/{id}/enable`
@@ -763,6 +782,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /stream`
@@ -783,6 +803,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /user`
@@ -803,6 +824,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /user`
@@ -827,6 +849,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /user/{id}`
@@ -858,6 +881,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`POST /user/{id}`
@@ -893,6 +917,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`DELETE /user/{id}`
@@ -924,6 +949,7 @@ pub mod ops {
                 &["clientTokenQuery"],
                 &["basicAuth"],
             ],
+            rpc: None,
         };
     }
     ///`GET /version`
@@ -939,6 +965,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
 }

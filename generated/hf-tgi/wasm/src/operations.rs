@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "hf-tgi";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = None;
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[];
 /// The operation with this id.
@@ -48,6 +44,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /chat_tokenize`
@@ -67,6 +64,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /generate`
@@ -86,6 +84,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /generate_stream`
@@ -105,6 +104,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /health`
@@ -120,6 +120,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /info`
@@ -135,6 +136,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /invocations`
@@ -154,6 +156,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /metrics`
@@ -169,6 +172,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /tokenize`
@@ -188,6 +192,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /v1/chat/completions`
@@ -207,6 +212,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /v1/completions`
@@ -226,6 +232,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /v1/models`
@@ -241,6 +248,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
 }

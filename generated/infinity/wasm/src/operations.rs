@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "infinity";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = None;
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[];
 /// The operation with this id.
@@ -41,6 +37,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /`
@@ -56,6 +53,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /models`
@@ -71,6 +69,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /embeddings`
@@ -90,6 +89,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /rerank`
@@ -109,6 +109,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /classify`
@@ -128,6 +129,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /embeddings_image`
@@ -147,6 +149,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /embeddings_audio`
@@ -166,6 +169,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /metrics`
@@ -181,6 +185,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
 }

@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "openai-30";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = Some("https://api.openai.com/v1");
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {
@@ -208,6 +204,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /assistants`
@@ -227,6 +224,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /assistants/{assistant_id}`
@@ -253,6 +251,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /assistants/{assistant_id}`
@@ -283,6 +282,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /assistants/{assistant_id}`
@@ -309,6 +309,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/speech`
@@ -328,6 +329,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/transcriptions`
@@ -347,6 +349,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/translations`
@@ -366,6 +369,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /batches`
@@ -402,6 +406,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /batches`
@@ -421,6 +426,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /batches/{batch_id}`
@@ -447,6 +453,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /batches/{batch_id}/cancel`
@@ -473,6 +480,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /chat/completions`
@@ -500,6 +508,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /completions`
@@ -519,6 +528,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /embeddings`
@@ -538,6 +548,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /files`
@@ -594,6 +605,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /files`
@@ -621,6 +633,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /files/{file_id}`
@@ -647,6 +660,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /files/{file_id}`
@@ -673,6 +687,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /files/{file_id}/content`
@@ -699,6 +714,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/jobs`
@@ -735,6 +751,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/jobs`
@@ -758,6 +775,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/jobs/{fine_tuning_job_id}`
@@ -786,6 +804,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/jobs/{fine_tuning_job_id}/cancel`
@@ -812,6 +831,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/jobs/{fine_tuning_job_id}/checkpoints`
@@ -858,6 +878,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/jobs/{fine_tuning_job_id}/events`
@@ -904,6 +925,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /images/edits`
@@ -923,6 +945,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /images/generations`
@@ -942,6 +965,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /images/variations`
@@ -961,6 +985,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /models`
@@ -976,6 +1001,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /models/{model}`
@@ -1002,6 +1028,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /models/{model}`
@@ -1028,6 +1055,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /moderations`
@@ -1048,6 +1076,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/admin_api_keys`
@@ -1094,6 +1123,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/admin_api_keys`
@@ -1113,6 +1143,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/admin_api_keys/{key_id}`
@@ -1139,6 +1170,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/admin_api_keys/{key_id}`
@@ -1165,6 +1197,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/audit_logs`
@@ -1271,6 +1304,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/costs`
@@ -1357,6 +1391,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/invites`
@@ -1393,6 +1428,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/invites`
@@ -1412,6 +1448,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/invites/{invite_id}`
@@ -1438,6 +1475,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/invites/{invite_id}`
@@ -1464,6 +1502,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects`
@@ -1510,6 +1549,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects`
@@ -1529,6 +1569,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}`
@@ -1555,6 +1596,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}`
@@ -1585,6 +1627,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/api_keys`
@@ -1631,6 +1674,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/api_keys/{key_id}`
@@ -1667,6 +1711,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/api_keys/{key_id}`
@@ -1703,6 +1748,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/archive`
@@ -1729,6 +1775,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/rate_limits`
@@ -1785,6 +1832,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/rate_limits/{rate_limit_id}`
@@ -1825,6 +1873,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/service_accounts`
@@ -1871,6 +1920,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/service_accounts`
@@ -1901,6 +1951,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/service_accounts/{service_account_id}`
@@ -1937,6 +1988,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/service_accounts/{service_account_id}`
@@ -1973,6 +2025,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/users`
@@ -2019,6 +2072,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/users`
@@ -2049,6 +2103,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/users/{user_id}`
@@ -2085,6 +2140,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/users/{user_id}`
@@ -2125,6 +2181,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/users/{user_id}`
@@ -2161,6 +2218,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/audio_speeches`
@@ -2277,6 +2335,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/audio_transcriptions`
@@ -2393,6 +2452,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/code_interpreter_sessions`
@@ -2479,6 +2539,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/completions`
@@ -2605,6 +2666,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/embeddings`
@@ -2721,6 +2783,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/images`
@@ -2857,6 +2920,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/moderations`
@@ -2973,6 +3037,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/vector_stores`
@@ -3059,6 +3124,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/users`
@@ -3105,6 +3171,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/users/{user_id}`
@@ -3131,6 +3198,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/users/{user_id}`
@@ -3161,6 +3229,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/users/{user_id}`
@@ -3187,6 +3256,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/sessions`
@@ -3212,6 +3282,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads`
@@ -3231,6 +3302,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/runs`
@@ -3250,6 +3322,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}`
@@ -3276,6 +3349,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}`
@@ -3306,6 +3380,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /threads/{thread_id}`
@@ -3332,6 +3407,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/messages`
@@ -3408,6 +3484,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/messages`
@@ -3438,6 +3515,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/messages/{message_id}`
@@ -3474,6 +3552,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/messages/{message_id}`
@@ -3514,6 +3593,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /threads/{thread_id}/messages/{message_id}`
@@ -3550,6 +3630,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/runs`
@@ -3616,6 +3697,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/runs`
@@ -3656,6 +3738,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/runs/{run_id}`
@@ -3692,6 +3775,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/runs/{run_id}`
@@ -3732,6 +3816,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/runs/{run_id}/cancel`
@@ -3768,6 +3853,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/runs/{run_id}/steps`
@@ -3854,6 +3940,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}`
@@ -3910,6 +3997,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs`
@@ -3950,6 +4038,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /uploads`
@@ -3976,6 +4065,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /uploads/{upload_id}/cancel`
@@ -4002,6 +4092,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /uploads/{upload_id}/complete`
@@ -4038,6 +4129,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /uploads/{upload_id}/parts`
@@ -4072,6 +4164,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores`
@@ -4128,6 +4221,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores`
@@ -4147,6 +4241,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}`
@@ -4173,6 +4268,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}`
@@ -4203,6 +4299,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /vector_stores/{vector_store_id}`
@@ -4229,6 +4326,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}/file_batches`
@@ -4259,6 +4357,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/file_batches/{batch_id}`
@@ -4295,6 +4394,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel`
@@ -4331,6 +4431,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files`
@@ -4417,6 +4518,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/files`
@@ -4493,6 +4595,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}/files`
@@ -4523,6 +4626,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/files/{file_id}`
@@ -4559,6 +4663,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /vector_stores/{vector_store_id}/files/{file_id}`
@@ -4595,6 +4700,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
 }

@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "openai";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = Some("https://api.openai.com/v1");
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {
@@ -472,6 +468,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /assistants`
@@ -491,6 +488,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /assistants/{assistant_id}`
@@ -517,6 +515,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /assistants/{assistant_id}`
@@ -547,6 +546,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /assistants/{assistant_id}`
@@ -573,6 +573,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/speech`
@@ -594,6 +595,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/transcriptions`
@@ -616,6 +618,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/translations`
@@ -635,6 +638,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /audio/voice_consents`
@@ -671,6 +675,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/voice_consents`
@@ -690,6 +695,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /audio/voice_consents/{consent_id}`
@@ -716,6 +722,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/voice_consents/{consent_id}`
@@ -746,6 +753,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /audio/voice_consents/{consent_id}`
@@ -772,6 +780,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /audio/voices`
@@ -791,6 +800,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /batches`
@@ -827,6 +837,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /batches`
@@ -846,6 +857,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /batches/{batch_id}`
@@ -872,6 +884,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /batches/{batch_id}/cancel`
@@ -898,6 +911,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /chat/completions`
@@ -965,6 +979,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /chat/completions`
@@ -1001,6 +1016,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /chat/completions/{completion_id}`
@@ -1028,6 +1044,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /chat/completions/{completion_id}`
@@ -1060,6 +1077,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /chat/completions/{completion_id}`
@@ -1087,6 +1105,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /chat/completions/{completion_id}/messages`
@@ -1145,6 +1164,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /completions`
@@ -1166,6 +1186,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /containers`
@@ -1222,6 +1243,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /containers`
@@ -1241,6 +1263,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /containers/{container_id}`
@@ -1267,6 +1290,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /containers/{container_id}`
@@ -1293,6 +1317,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /containers/{container_id}/files`
@@ -1349,6 +1374,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /containers/{container_id}/files`
@@ -1381,6 +1407,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /containers/{container_id}/files/{file_id}`
@@ -1417,6 +1444,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /containers/{container_id}/files/{file_id}`
@@ -1453,6 +1481,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /containers/{container_id}/files/{file_id}/content`
@@ -1489,6 +1518,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /conversations/{conversation_id}/items`
@@ -1555,6 +1585,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /conversations/{conversation_id}/items`
@@ -1595,6 +1626,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /conversations/{conversation_id}/items/{item_id}`
@@ -1641,6 +1673,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /conversations/{conversation_id}/items/{item_id}`
@@ -1677,6 +1710,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /embeddings`
@@ -1696,6 +1730,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /evals`
@@ -1752,6 +1787,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /evals`
@@ -1773,6 +1809,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /evals/{eval_id}`
@@ -1799,6 +1836,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /evals/{eval_id}`
@@ -1829,6 +1867,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /evals/{eval_id}`
@@ -1855,6 +1894,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /evals/{eval_id}/runs`
@@ -1921,6 +1961,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /evals/{eval_id}/runs`
@@ -1951,6 +1992,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /evals/{eval_id}/runs/{run_id}`
@@ -1987,6 +2029,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /evals/{eval_id}/runs/{run_id}`
@@ -2023,6 +2066,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /evals/{eval_id}/runs/{run_id}`
@@ -2059,6 +2103,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /evals/{eval_id}/runs/{run_id}/output_items`
@@ -2135,6 +2180,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /evals/{eval_id}/runs/{run_id}/output_items/{output_item_id}`
@@ -2181,6 +2227,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /files`
@@ -2237,6 +2284,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /files`
@@ -2280,6 +2328,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /files/{file_id}`
@@ -2306,6 +2355,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /files/{file_id}`
@@ -2332,6 +2382,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /files/{file_id}/content`
@@ -2358,6 +2409,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/alpha/graders/run`
@@ -2377,6 +2429,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/alpha/graders/validate`
@@ -2396,6 +2449,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions`
@@ -2464,6 +2518,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions`
@@ -2496,6 +2551,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}`
@@ -2534,6 +2590,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/jobs`
@@ -2580,6 +2637,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/jobs`
@@ -2603,6 +2661,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/jobs/{fine_tuning_job_id}`
@@ -2631,6 +2690,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/jobs/{fine_tuning_job_id}/cancel`
@@ -2657,6 +2717,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/jobs/{fine_tuning_job_id}/checkpoints`
@@ -2703,6 +2764,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /fine_tuning/jobs/{fine_tuning_job_id}/events`
@@ -2749,6 +2811,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/jobs/{fine_tuning_job_id}/pause`
@@ -2775,6 +2838,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /fine_tuning/jobs/{fine_tuning_job_id}/resume`
@@ -2801,6 +2865,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /images/edits`
@@ -2820,6 +2885,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /images/generations`
@@ -2839,6 +2905,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /images/variations`
@@ -2858,6 +2925,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /models`
@@ -2873,6 +2941,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /models/{model}`
@@ -2899,6 +2968,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /models/{model}`
@@ -2925,6 +2995,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /moderations`
@@ -2945,6 +3016,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/admin_api_keys`
@@ -2991,6 +3063,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/admin_api_keys`
@@ -3010,6 +3083,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/admin_api_keys/{key_id}`
@@ -3036,6 +3110,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/admin_api_keys/{key_id}`
@@ -3062,6 +3137,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/audit_logs`
@@ -3178,6 +3254,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/certificates`
@@ -3224,6 +3301,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/certificates`
@@ -3245,6 +3323,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/certificates/activate`
@@ -3266,6 +3345,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/certificates/deactivate`
@@ -3287,6 +3367,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/certificates/{certificate_id}`
@@ -3325,6 +3406,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/certificates/{certificate_id}`
@@ -3355,6 +3437,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/certificates/{certificate_id}`
@@ -3383,6 +3466,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/costs`
@@ -3479,6 +3563,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/data_retention`
@@ -3494,6 +3579,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/data_retention`
@@ -3513,6 +3599,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/groups`
@@ -3559,6 +3646,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/groups`
@@ -3578,6 +3666,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/groups/{group_id}`
@@ -3604,6 +3693,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/groups/{group_id}`
@@ -3634,6 +3724,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/groups/{group_id}`
@@ -3660,6 +3751,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/groups/{group_id}/roles`
@@ -3716,6 +3808,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/groups/{group_id}/roles`
@@ -3746,6 +3839,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/groups/{group_id}/roles/{role_id}`
@@ -3782,6 +3876,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/groups/{group_id}/roles/{role_id}`
@@ -3818,6 +3913,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/groups/{group_id}/users`
@@ -3874,6 +3970,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/groups/{group_id}/users`
@@ -3904,6 +4001,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/groups/{group_id}/users/{user_id}`
@@ -3940,6 +4038,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/groups/{group_id}/users/{user_id}`
@@ -3976,6 +4075,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/invites`
@@ -4012,6 +4112,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/invites`
@@ -4031,6 +4132,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/invites/{invite_id}`
@@ -4057,6 +4159,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/invites/{invite_id}`
@@ -4083,6 +4186,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects`
@@ -4129,6 +4233,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects`
@@ -4148,6 +4253,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}`
@@ -4174,6 +4280,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}`
@@ -4204,6 +4311,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/api_keys`
@@ -4260,6 +4368,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/api_keys/{api_key_id}`
@@ -4296,6 +4405,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/api_keys/{api_key_id}`
@@ -4335,6 +4445,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/archive`
@@ -4361,6 +4472,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/certificates`
@@ -4417,6 +4529,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/certificates/activate`
@@ -4449,6 +4562,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/certificates/deactivate`
@@ -4480,6 +4594,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/data_retention`
@@ -4506,6 +4621,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/data_retention`
@@ -4536,6 +4652,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/groups`
@@ -4592,6 +4709,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/groups`
@@ -4622,6 +4740,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/groups/{group_id}`
@@ -4668,6 +4787,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/groups/{group_id}`
@@ -4704,6 +4824,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/hosted_tool_permissions`
@@ -4730,6 +4851,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/hosted_tool_permissions`
@@ -4760,6 +4882,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/model_permissions`
@@ -4786,6 +4909,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/model_permissions`
@@ -4816,6 +4940,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/model_permissions`
@@ -4842,6 +4967,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/rate_limits`
@@ -4898,6 +5024,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/rate_limits/{rate_limit_id}`
@@ -4938,6 +5065,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/service_accounts`
@@ -4984,6 +5112,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/service_accounts`
@@ -5014,6 +5143,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/service_accounts/{service_account_id}`
@@ -5050,6 +5180,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/service_accounts/{service_account_id}`
@@ -5090,6 +5221,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/service_accounts/{service_account_id}`
@@ -5129,6 +5261,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/spend_alerts`
@@ -5195,6 +5328,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/spend_alerts`
@@ -5225,6 +5359,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/spend_alerts/{alert_id}`
@@ -5261,6 +5396,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/spend_alerts/{alert_id}`
@@ -5301,6 +5437,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/spend_alerts/{alert_id}`
@@ -5337,6 +5474,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/users`
@@ -5383,6 +5521,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/users`
@@ -5413,6 +5552,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/users/{user_id}`
@@ -5449,6 +5589,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/users/{user_id}`
@@ -5489,6 +5630,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/users/{user_id}`
@@ -5528,6 +5670,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/roles`
@@ -5574,6 +5717,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/roles`
@@ -5593,6 +5737,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/roles/{role_id}`
@@ -5619,6 +5764,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/roles/{role_id}`
@@ -5649,6 +5795,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/roles/{role_id}`
@@ -5675,6 +5822,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/spend_alerts`
@@ -5731,6 +5879,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/spend_alerts`
@@ -5750,6 +5899,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/spend_alerts/{alert_id}`
@@ -5776,6 +5926,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/spend_alerts/{alert_id}`
@@ -5806,6 +5957,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/spend_alerts/{alert_id}`
@@ -5832,6 +5984,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/audio_speeches`
@@ -5948,6 +6101,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/audio_transcriptions`
@@ -6064,6 +6218,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/code_interpreter_sessions`
@@ -6150,6 +6305,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/completions`
@@ -6276,6 +6432,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/embeddings`
@@ -6392,6 +6549,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/file_search_calls`
@@ -6508,6 +6666,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/images`
@@ -6644,6 +6803,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/moderations`
@@ -6760,6 +6920,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/vector_stores`
@@ -6846,6 +7007,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/usage/web_search_calls`
@@ -6972,6 +7134,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/users`
@@ -7018,6 +7181,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/users/{user_id}`
@@ -7044,6 +7208,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/users/{user_id}`
@@ -7074,6 +7239,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/users/{user_id}`
@@ -7100,6 +7266,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/users/{user_id}/roles`
@@ -7156,6 +7323,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/users/{user_id}/roles`
@@ -7186,6 +7354,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/users/{user_id}/roles/{role_id}`
@@ -7222,6 +7391,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/users/{user_id}/roles/{role_id}`
@@ -7258,6 +7428,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /projects/{project_id}/groups/{group_id}/roles`
@@ -7324,6 +7495,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /projects/{project_id}/groups/{group_id}/roles`
@@ -7364,6 +7536,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /projects/{project_id}/groups/{group_id}/roles/{role_id}`
@@ -7410,6 +7583,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /projects/{project_id}/groups/{group_id}/roles/{role_id}`
@@ -7456,6 +7630,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /projects/{project_id}/roles`
@@ -7512,6 +7687,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /projects/{project_id}/roles`
@@ -7542,6 +7718,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /projects/{project_id}/roles/{role_id}`
@@ -7578,6 +7755,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /projects/{project_id}/roles/{role_id}`
@@ -7618,6 +7796,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /projects/{project_id}/roles/{role_id}`
@@ -7654,6 +7833,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /projects/{project_id}/users/{user_id}/roles`
@@ -7720,6 +7900,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /projects/{project_id}/users/{user_id}/roles`
@@ -7760,6 +7941,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /projects/{project_id}/users/{user_id}/roles/{role_id}`
@@ -7806,6 +7988,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /projects/{project_id}/users/{user_id}/roles/{role_id}`
@@ -7852,6 +8035,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/calls`
@@ -7872,6 +8056,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/calls/{call_id}/accept`
@@ -7903,6 +8088,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/calls/{call_id}/hangup`
@@ -7930,6 +8116,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/calls/{call_id}/refer`
@@ -7960,6 +8147,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/calls/{call_id}/reject`
@@ -7990,6 +8178,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/client_secrets`
@@ -8021,6 +8210,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/sessions`
@@ -8048,6 +8238,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/transcription_sessions`
@@ -8075,6 +8266,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /realtime/translations/client_secrets`
@@ -8102,6 +8294,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /responses`
@@ -8127,6 +8320,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /responses/{response_id}`
@@ -8193,6 +8387,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /responses/{response_id}`
@@ -8219,6 +8414,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /responses/{response_id}/cancel`
@@ -8247,6 +8443,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /responses/{response_id}/input_items`
@@ -8313,6 +8510,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads`
@@ -8332,6 +8530,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/runs`
@@ -8351,6 +8550,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}`
@@ -8377,6 +8577,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}`
@@ -8407,6 +8608,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /threads/{thread_id}`
@@ -8433,6 +8635,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/messages`
@@ -8509,6 +8712,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/messages`
@@ -8539,6 +8743,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/messages/{message_id}`
@@ -8575,6 +8780,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/messages/{message_id}`
@@ -8615,6 +8821,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /threads/{thread_id}/messages/{message_id}`
@@ -8651,6 +8858,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/runs`
@@ -8717,6 +8925,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/runs`
@@ -8757,6 +8966,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/runs/{run_id}`
@@ -8793,6 +9003,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/runs/{run_id}`
@@ -8833,6 +9044,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/runs/{run_id}/cancel`
@@ -8869,6 +9081,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/runs/{run_id}/steps`
@@ -8955,6 +9168,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}`
@@ -9011,6 +9225,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs`
@@ -9051,6 +9266,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /uploads`
@@ -9088,6 +9304,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /uploads/{upload_id}/cancel`
@@ -9116,6 +9333,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /uploads/{upload_id}/complete`
@@ -9153,6 +9371,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /uploads/{upload_id}/parts`
@@ -9187,6 +9406,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores`
@@ -9243,6 +9463,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores`
@@ -9262,6 +9483,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}`
@@ -9288,6 +9510,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}`
@@ -9318,6 +9541,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /vector_stores/{vector_store_id}`
@@ -9344,6 +9568,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}/file_batches`
@@ -9374,6 +9599,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/file_batches/{batch_id}`
@@ -9410,6 +9636,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel`
@@ -9446,6 +9673,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/file_batches/{batch_id}/files`
@@ -9532,6 +9760,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/files`
@@ -9608,6 +9837,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}/files`
@@ -9638,6 +9868,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/files/{file_id}`
@@ -9674,6 +9905,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}/files/{file_id}`
@@ -9714,6 +9946,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /vector_stores/{vector_store_id}/files/{file_id}`
@@ -9750,6 +9983,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /vector_stores/{vector_store_id}/files/{file_id}/content`
@@ -9786,6 +10020,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /vector_stores/{vector_store_id}/search`
@@ -9816,6 +10051,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /conversations`
@@ -9835,6 +10071,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /conversations/{conversation_id}`
@@ -9861,6 +10098,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /conversations/{conversation_id}`
@@ -9891,6 +10129,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /conversations/{conversation_id}`
@@ -9917,6 +10156,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/spend_limit`
@@ -9932,6 +10172,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/spend_limit`
@@ -9951,6 +10192,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/spend_limit`
@@ -9966,6 +10208,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /organization/projects/{project_id}/spend_limit`
@@ -9992,6 +10235,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/spend_limit`
@@ -10022,6 +10266,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /organization/projects/{project_id}/spend_limit`
@@ -10048,6 +10293,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /organization/projects/{project_id}/service_accounts/{service_account_id}/api_keys`
@@ -10088,6 +10334,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["AdminApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /content_provenance_checks`
@@ -10109,6 +10356,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /videos`
@@ -10155,6 +10403,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /videos`
@@ -10174,6 +10423,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /videos/characters`
@@ -10193,6 +10443,7 @@ pub mod ops {
                 encoding: Encoding::Multipart,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /videos/characters/{character_id}`
@@ -10219,6 +10470,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /videos/edits`
@@ -10238,6 +10490,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /videos/extensions`
@@ -10257,6 +10510,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /videos/{video_id}`
@@ -10283,6 +10537,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /videos/{video_id}`
@@ -10309,6 +10564,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /videos/{video_id}/content`
@@ -10347,6 +10603,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /videos/{video_id}/remix`
@@ -10377,6 +10634,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /responses/input_tokens`
@@ -10398,6 +10656,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /responses/compact`
@@ -10419,6 +10678,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /skills`
@@ -10465,6 +10725,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /skills`
@@ -10484,6 +10745,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /skills/{skill_id}`
@@ -10510,6 +10772,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /skills/{skill_id}`
@@ -10540,6 +10803,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /skills/{skill_id}`
@@ -10566,6 +10830,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /skills/{skill_id}/content`
@@ -10592,6 +10857,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /skills/{skill_id}/versions`
@@ -10648,6 +10914,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /skills/{skill_id}/versions`
@@ -10678,6 +10945,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /skills/{skill_id}/versions/{version}`
@@ -10714,6 +10982,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /skills/{skill_id}/versions/{version}`
@@ -10750,6 +11019,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /skills/{skill_id}/versions/{version}/content`
@@ -10786,6 +11056,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /chatkit/sessions/{session_id}/cancel`
@@ -10814,6 +11085,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /chatkit/sessions`
@@ -10833,6 +11105,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /chatkit/threads/{thread_id}/items`
@@ -10899,6 +11172,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /chatkit/threads/{thread_id}`
@@ -10925,6 +11199,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /chatkit/threads/{thread_id}`
@@ -10951,6 +11226,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /chatkit/threads`
@@ -11017,6 +11293,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /responses?beta=true`
@@ -11053,6 +11330,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /responses/{response_id}?beta=true`
@@ -11129,6 +11407,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`DELETE /responses/{response_id}?beta=true`
@@ -11165,6 +11444,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /responses/{response_id}/cancel?beta=true`
@@ -11203,6 +11483,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /responses/compact?beta=true`
@@ -11235,6 +11516,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`GET /responses/{response_id}/input_items?beta=true`
@@ -11311,6 +11593,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
     ///`POST /responses/input_tokens?beta=true`
@@ -11343,6 +11626,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&["ApiKeyAuth"]],
+            rpc: None,
         };
     }
 }

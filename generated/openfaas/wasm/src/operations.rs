@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "openfaas";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = None;
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {
@@ -60,6 +56,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`PUT /system/functions`
@@ -79,6 +76,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /system/functions`
@@ -98,6 +96,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`DELETE /system/functions`
@@ -117,6 +116,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /system/alert`
@@ -136,6 +136,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /async-function/{functionName}`
@@ -166,6 +167,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /function/{functionName}`
@@ -196,6 +198,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /system/scale-function/{functionName}`
@@ -226,6 +229,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /system/function/{functionName}`
@@ -252,6 +256,7 @@ pub mod ops {
             ],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /system/secrets`
@@ -267,6 +272,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`PUT /system/secrets`
@@ -286,6 +292,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`POST /system/secrets`
@@ -305,6 +312,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`DELETE /system/secrets`
@@ -324,6 +332,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /system/info`
@@ -339,6 +348,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
     ///`GET /healthz`
@@ -354,6 +364,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[],
+            rpc: None,
         };
     }
 }

@@ -5,10 +5,6 @@ use crate::runtime::spec::{Operation, Scheme, SchemeKind};
 pub const MODULE: &str = "weaviate";
 /// The spec's default server URL with variables substituted, if absolute.
 pub const DEFAULT_SERVER: Option<&str> = None;
-/// `describe()`'s answer, minified and deflated by build.rs.
-pub const DESCRIBE_DEFLATED: &[u8] = include_bytes!(
-    concat!(env!("OUT_DIR"), "/describe.json.deflate")
-);
 /// Security schemes by name.
 pub static SCHEMES: &[Scheme] = &[
     Scheme {
@@ -196,6 +192,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /.well-known/live`
@@ -211,6 +208,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /.well-known/ready`
@@ -226,6 +224,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /.well-known/openid-configuration`
@@ -241,6 +240,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /replication/replicate`
@@ -260,6 +260,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /replication/replicate`
@@ -275,6 +276,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /replication/replicate/force-delete`
@@ -294,6 +296,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /replication/replicate/{id}`
@@ -330,6 +333,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /replication/replicate/{id}`
@@ -356,6 +360,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /replication/replicate/list`
@@ -412,6 +417,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /replication/replicate/{id}/cancel`
@@ -438,6 +444,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /replication/sharding-state`
@@ -474,6 +481,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /replication/scale`
@@ -510,6 +518,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /replication/scale`
@@ -529,6 +538,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /users/own-info`
@@ -544,6 +554,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /users/db`
@@ -570,6 +581,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /users/db/{user_id}`
@@ -606,6 +618,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /users/db/{user_id}`
@@ -636,6 +649,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /users/db/{user_id}`
@@ -662,6 +676,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /users/db/{user_id}/rotate-key`
@@ -688,6 +703,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /users/db/{user_id}/activate`
@@ -714,6 +730,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /users/db/{user_id}/deactivate`
@@ -744,6 +761,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/roles`
@@ -759,6 +777,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /authz/roles`
@@ -778,6 +797,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /authz/roles/{id}/add-permissions`
@@ -808,6 +828,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /authz/roles/{id}/remove-permissions`
@@ -838,6 +859,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/roles/{id}`
@@ -864,6 +886,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /authz/roles/{id}`
@@ -890,6 +913,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /authz/roles/{id}/has-permission`
@@ -920,6 +944,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/roles/{id}/users`
@@ -946,6 +971,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/roles/{id}/user-assignments`
@@ -972,6 +998,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/roles/{id}/group-assignments`
@@ -998,6 +1025,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/users/{id}/roles`
@@ -1024,6 +1052,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/users/{id}/roles/{userType}`
@@ -1070,6 +1099,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /authz/users/{id}/assign`
@@ -1100,6 +1130,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /authz/users/{id}/revoke`
@@ -1130,6 +1161,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /authz/groups/{id}/assign`
@@ -1160,6 +1192,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /authz/groups/{id}/revoke`
@@ -1190,6 +1223,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/groups/{id}/roles/{groupType}`
@@ -1236,6 +1270,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /authz/groups/{groupType}`
@@ -1262,6 +1297,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /objects`
@@ -1358,6 +1394,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /objects`
@@ -1388,6 +1425,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /objects/{id}`
@@ -1424,6 +1462,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /objects/{id}`
@@ -1464,6 +1503,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /objects/{id}`
@@ -1510,6 +1550,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`HEAD /objects/{id}`
@@ -1536,6 +1577,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PATCH /objects/{id}`
@@ -1576,6 +1618,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /objects/{className}/{id}`
@@ -1652,6 +1695,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /objects/{className}/{id}`
@@ -1702,6 +1746,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /objects/{className}/{id}`
@@ -1758,6 +1803,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`HEAD /objects/{className}/{id}`
@@ -1814,6 +1860,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PATCH /objects/{className}/{id}`
@@ -1864,6 +1911,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /objects/{id}/references/{propertyName}`
@@ -1914,6 +1962,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /objects/{id}/references/{propertyName}`
@@ -1964,6 +2013,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /objects/{id}/references/{propertyName}`
@@ -2014,6 +2064,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /objects/{className}/{id}/references/{propertyName}`
@@ -2084,6 +2135,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /objects/{className}/{id}/references/{propertyName}`
@@ -2154,6 +2206,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /objects/{className}/{id}/references/{propertyName}`
@@ -2224,6 +2277,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /objects/validate`
@@ -2243,6 +2297,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /batch/objects`
@@ -2273,6 +2328,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /batch/objects`
@@ -2313,6 +2369,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /batch/references`
@@ -2343,6 +2400,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /graphql`
@@ -2362,6 +2420,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /graphql/batch`
@@ -2381,6 +2440,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /meta`
@@ -2396,6 +2456,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /tokenize`
@@ -2415,6 +2476,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /schema`
@@ -2441,6 +2503,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /schema`
@@ -2460,6 +2523,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /schema/{className}`
@@ -2496,6 +2560,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /schema/{className}`
@@ -2526,6 +2591,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /schema/{className}`
@@ -2552,6 +2618,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /schema/{className}/properties`
@@ -2582,6 +2649,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /schema/{className}/indexes`
@@ -2608,6 +2676,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /schema/{className}/properties/{propertyName}/index/{indexName}`
@@ -2668,6 +2737,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /schema/{className}/properties/{propertyName}/index/{indexName}`
@@ -2714,6 +2784,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /schema/{className}/properties/{propertyName}/index/{indexName}/rebuild`
@@ -2770,6 +2841,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /schema/{className}/properties/{propertyName}/index/{indexName}/cancel`
@@ -2816,6 +2888,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /schema/{className}/properties/{propertyName}/tokenize`
@@ -2856,6 +2929,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /schema/{className}/vectors/{vectorIndexName}/index`
@@ -2892,6 +2966,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /schema/{className}/shards`
@@ -2928,6 +3003,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /schema/{className}/shards/{shardName}`
@@ -2968,6 +3044,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /schema/{className}/tenants`
@@ -3004,6 +3081,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /schema/{className}/tenants`
@@ -3034,6 +3112,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /schema/{className}/tenants`
@@ -3064,6 +3143,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /schema/{className}/tenants`
@@ -3094,6 +3174,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /schema/{className}/tenants/{tenantName}`
@@ -3140,6 +3221,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`HEAD /schema/{className}/tenants/{tenantName}`
@@ -3186,6 +3268,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /aliases`
@@ -3212,6 +3295,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /aliases`
@@ -3231,6 +3315,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /aliases/{aliasName}`
@@ -3257,6 +3342,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /aliases/{aliasName}`
@@ -3287,6 +3373,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /aliases/{aliasName}`
@@ -3313,6 +3400,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /namespaces`
@@ -3328,6 +3416,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /namespaces/{namespace_id}`
@@ -3354,6 +3443,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`PUT /namespaces/{namespace_id}`
@@ -3384,6 +3474,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /namespaces/{namespace_id}`
@@ -3414,6 +3505,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /namespaces/{namespace_id}`
@@ -3440,6 +3532,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /namespaces/{namespace_id}/suspend`
@@ -3466,6 +3559,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /namespaces/{namespace_id}/resume`
@@ -3492,6 +3586,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /backups/{backend}`
@@ -3528,6 +3623,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /backups/{backend}`
@@ -3558,6 +3654,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /backups/{backend}/{id}`
@@ -3614,6 +3711,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /backups/{backend}/{id}`
@@ -3670,6 +3768,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /backups/{backend}/{id}/restore`
@@ -3726,6 +3825,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /backups/{backend}/{id}/restore`
@@ -3766,6 +3866,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /backups/{backend}/{id}/restore`
@@ -3822,6 +3923,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /export/{backend}`
@@ -3852,6 +3954,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /export/{backend}/{id}`
@@ -3888,6 +3991,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /export/{backend}/{id}`
@@ -3924,6 +4028,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /cluster/statistics`
@@ -3939,6 +4044,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /nodes`
@@ -3965,6 +4071,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /nodes/{className}`
@@ -4011,6 +4118,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /tasks`
@@ -4026,6 +4134,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /classifications/`
@@ -4045,6 +4154,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /classifications/{id}`
@@ -4071,6 +4181,7 @@ pub mod ops {
             ],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`GET /mcp`
@@ -4086,6 +4197,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /mcp`
@@ -4101,6 +4213,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`DELETE /mcp`
@@ -4116,6 +4229,7 @@ pub mod ops {
             params: &[],
             body: None,
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /aggregate/{collection}`
@@ -4146,6 +4260,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /search/{collection}/bm25`
@@ -4176,6 +4291,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /search/{collection}/hybrid`
@@ -4206,6 +4322,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /search/{collection}/near-object`
@@ -4236,6 +4353,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
     ///`POST /search/{collection}/near-text`
@@ -4266,6 +4384,7 @@ pub mod ops {
                 encoding: Encoding::Json,
             }),
             security: &[&[], &["oidc"]],
+            rpc: None,
         };
     }
 }

@@ -1,11 +1,13 @@
-//! The aip-builder adapter runtime: everything an adapter does that does not
-//! depend on the vendor API. Copied verbatim into every generated adapter.
+//! The aip-builder adapter runtime of WASM components: everything an adapter
+//! does that does not depend on the vendor API. `spec`, `request` and
+//! `response` are shared with the gRPC service target (templates/shared);
+//! `http` sends requests through `wasi:http`. Copied verbatim into every
+//! generated component.
 
 pub mod http;
 pub mod request;
+pub mod response;
 pub mod spec;
-
-use serde_json::Value;
 
 use request::{BuildError, CallInput};
 use spec::{Operation, Scheme};
@@ -49,23 +51,5 @@ pub fn call(
             body: String::from_utf8_lossy(&response.body).into_owned(),
         });
     }
-    Ok(output_json(response.content_type.as_deref(), &response.body))
-}
-
-/// The output JSON for a successful body: JSON bodies as they are, empty
-/// bodies as `null`, anything else as a JSON string.
-pub fn output_json(content_type: Option<&str>, body: &[u8]) -> String {
-    if body.is_empty() {
-        return "null".into();
-    }
-    let json_like = content_type
-        .map(|ct| {
-            let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            ct == "application/json" || ct.ends_with("+json")
-        })
-        .unwrap_or(false);
-    if json_like && let Ok(value) = serde_json::from_slice::<Value>(body) {
-        return value.to_string();
-    }
-    Value::String(String::from_utf8_lossy(body).into_owned()).to_string()
+    Ok(response::output_json(response.content_type.as_deref(), &response.body))
 }

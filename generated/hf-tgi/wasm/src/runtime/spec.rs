@@ -1,5 +1,6 @@
 //! The static description of the vendor API that generated code fills in.
-//! Part of the aip-builder adapter runtime; copied verbatim into every adapter.
+//! Part of the aip-builder adapter runtime, shared by every target
+//! (templates/shared); copied verbatim into every adapter.
 
 /// One vendor operation.
 #[derive(Debug)]
@@ -16,6 +17,25 @@ pub struct Operation {
     pub body: Option<Body>,
     /// Alternatives of required security schemes; empty means none.
     pub security: &'static [&'static [&'static str]],
+    /// For gRPC vendors: the method to call.
+    pub rpc: Option<Rpc>,
+}
+
+/// A gRPC vendor method.
+#[derive(Debug)]
+pub struct Rpc {
+    /// Fully-qualified service name.
+    pub service: &'static str,
+    /// Method name.
+    pub method: &'static str,
+    /// Fully-qualified request message name.
+    pub input_type: &'static str,
+    /// Fully-qualified response message name.
+    pub output_type: &'static str,
+    /// The client sends a stream of requests.
+    pub client_streaming: bool,
+    /// The server answers with a stream of responses.
+    pub server_streaming: bool,
 }
 
 /// One parameter.

@@ -1,7 +1,8 @@
 //! Builds the vendor HTTP request for one call from the operation's static
 //! description, the caller's input object and the call's credentials.
 //! Pure: no I/O, so it is unit-tested natively by aip-builder.
-//! Part of the aip-builder adapter runtime; copied verbatim into every adapter.
+//! Part of the aip-builder adapter runtime, shared by every target
+//! (templates/shared); copied verbatim into every adapter.
 
 use serde_json::{Map, Value};
 

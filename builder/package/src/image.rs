@@ -7,7 +7,6 @@
 //! config depends on the clock. The same executable and info always give
 //! the same manifest digest.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde_json::json;
@@ -63,26 +62,13 @@ pub fn add_service_image(
     let diff_id = sha256_digest(&tar);
     let gz = gzip(&tar)?;
     let layer = layout.add_blob(IMAGE_LAYER_MEDIA_TYPE, gz);
-    let annotations = BTreeMap::from([
-        (
-            "org.opencontainers.image.title".to_string(),
-            info.name.clone(),
-        ),
-        (
-            "org.opencontainers.image.version".to_string(),
-            info.version.clone(),
-        ),
-        (
-            "org.opencontainers.image.description".to_string(),
-            info.description.clone(),
-        ),
-        ("dev.aip.module.name".to_string(), info.name.clone()),
-        ("dev.aip.spec.digest".to_string(), info.spec_digest.clone()),
-        (
-            "dev.aip.builder.version".to_string(),
-            info.builder_version.clone(),
-        ),
-    ]);
+    let annotations = crate::module_annotations(&crate::ModuleInfo {
+        name: &info.name,
+        version: &info.version,
+        description: &info.description,
+        spec_digest: &info.spec_digest,
+        builder_version: &info.builder_version,
+    });
     let config = json!({
         "architecture": "amd64",
         "os": "linux",

@@ -69,6 +69,32 @@ impl PackageError {
     }
 }
 
+/// What every artifact manifest is annotated with.
+pub(crate) struct ModuleInfo<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub description: &'a str,
+    pub spec_digest: &'a str,
+    pub builder_version: &'a str,
+}
+
+/// The OCI annotations of a module's artifact or image manifest.
+pub(crate) fn module_annotations(
+    info: &ModuleInfo<'_>,
+) -> std::collections::BTreeMap<String, String> {
+    [
+        ("org.opencontainers.image.title", info.name),
+        ("org.opencontainers.image.version", info.version),
+        ("org.opencontainers.image.description", info.description),
+        ("dev.aip.module.name", info.name),
+        ("dev.aip.spec.digest", info.spec_digest),
+        ("dev.aip.builder.version", info.builder_version),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 /// Attaches `sbom` to `subject` as an OCI 1.1 referrer with artifactType
 /// `application/vnd.cyclonedx+json`.
 pub fn add_sbom_referrer(

@@ -1,8 +1,6 @@
 //! The CNCF Wasm OCI artifact: one `application/wasm` layer and a
 //! `application/vnd.wasm.config.v0+json` config.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
 use crate::layout::LayoutBuilder;
@@ -71,26 +69,13 @@ pub fn add_wasm_artifact(
         serde_json::to_vec(&config).unwrap_or_default(),
     );
     let mut manifest = ImageManifest::new(config, vec![layer.clone()]);
-    manifest.annotations = BTreeMap::from([
-        (
-            "org.opencontainers.image.title".to_string(),
-            info.name.clone(),
-        ),
-        (
-            "org.opencontainers.image.version".to_string(),
-            info.version.clone(),
-        ),
-        (
-            "org.opencontainers.image.description".to_string(),
-            info.description.clone(),
-        ),
-        ("dev.aip.module.name".to_string(), info.name.clone()),
-        ("dev.aip.spec.digest".to_string(), info.spec_digest.clone()),
-        (
-            "dev.aip.builder.version".to_string(),
-            info.builder_version.clone(),
-        ),
-    ]);
+    manifest.annotations = crate::module_annotations(&crate::ModuleInfo {
+        name: &info.name,
+        version: &info.version,
+        description: &info.description,
+        spec_digest: &info.spec_digest,
+        builder_version: &info.builder_version,
+    });
     let manifest = layout.add_manifest(&manifest, Some(&info.version));
     WasmArtifact { manifest, layer }
 }

@@ -56,24 +56,7 @@ pub struct OperationModel {
     /// Security alternatives.
     pub security: Vec<Vec<String>>,
     /// The gRPC method, for gRPC vendors.
-    pub rpc: Option<RpcModel>,
-}
-
-/// A gRPC vendor method.
-#[derive(Debug, Serialize)]
-pub struct RpcModel {
-    /// Fully-qualified service name.
-    pub service: String,
-    /// Method name.
-    pub method: String,
-    /// Fully-qualified request message name.
-    pub input_type: String,
-    /// Fully-qualified response message name.
-    pub output_type: String,
-    /// Client-streaming flag.
-    pub client_streaming: bool,
-    /// Server-streaming flag.
-    pub server_streaming: bool,
+    pub rpc: Option<aip_ir::Rpc>,
 }
 
 /// One parameter.
@@ -205,14 +188,7 @@ fn operation_model(api: &Api, op: &Operation, scope: &mut IdentScope) -> Operati
             })
         }),
         security: op.security.clone(),
-        rpc: op.rpc.as_ref().map(|rpc| RpcModel {
-            service: rpc.service.clone(),
-            method: rpc.method.clone(),
-            input_type: rpc.input_type.clone(),
-            output_type: rpc.output_type.clone(),
-            client_streaming: rpc.client_streaming,
-            server_streaming: rpc.server_streaming,
-        }),
+        rpc: op.rpc.clone(),
     }
 }
 

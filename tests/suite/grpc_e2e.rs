@@ -343,3 +343,29 @@ fn rest_vendors_are_called_through_the_grpc_service_as_through_wasm() {
         vec![json!({"id": 7, "name": "seven"})]
     );
 }
+
+#[test]
+fn bad_vendor_urls_are_refused_before_anything_is_built() {
+    let work = tempfile::tempdir().expect("tempdir");
+    for bad in ["ftp://vendor.example", "not a url", "http://"] {
+        let out = aip(
+            work.path(),
+            &[
+                "generate",
+                &repo("tests/fixtures/specs/e2e-vendor.yaml")
+                    .display()
+                    .to_string(),
+                "--target",
+                "grpc",
+                "--vendor-url",
+                bad,
+                "--out",
+                "gen",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--vendor-url"), "{stderr}");
+        assert!(!work.path().join("gen").exists());
+    }
+}

@@ -3,6 +3,8 @@
 //! service's `aip.adapter.v1.Adapter`, asserting what the vendor received
 //! and what came back, for every method kind.
 
+use std::path::PathBuf;
+
 use serde_json::{Value, json};
 
 use crate::echo_vendor;
@@ -231,6 +233,25 @@ fn live_vendors_are_read_through_reflection_and_proto_vendors_need_no_wasm() {
     assert!(out.status.success(), "{}", text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(kinds(&doc), echo_kinds());
+
+    // Built from the live server, the module calls that server by default.
+    let (work, dir) = build(
+        &PathBuf::from(&grpc_url),
+        "echo-live",
+        &["--target", "grpc"],
+    );
+    let module = aip_register::open_module(&dir).expect("opens");
+    assert_eq!(
+        module.manifest.permissions.net,
+        vec![grpc_url.trim_start_matches("grpc://").to_string()]
+    );
+    let service = ServiceProcess::start(&module.payload, &[]);
+    let out = service
+        .invoke("Sum", r#"[{"value":"2"},{"value":"3"}]"#, &[])
+        .expect("Sum");
+    assert_eq!(out, json!({"total": "5", "messages": 2}));
+    drop(work);
+
     let say = &doc["$defs"]["aiptest.echo.v1.SayRequest"];
     assert_eq!(
         say["properties"]["bigNumber"]["format"], "int64",

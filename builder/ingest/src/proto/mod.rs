@@ -35,11 +35,27 @@ pub fn is_protobuf(path: &Path) -> bool {
     }
 }
 
-/// Reads a live server's schema through gRPC server reflection and lowers it.
+/// Reads a live server's schema through gRPC server reflection and lowers
+/// it. The server itself becomes the API's server: `grpc://host:port` is
+/// called as `http://host:port`, `grpcs://` as `https://`.
 pub fn ingest_reflection(url: &str, opts: &IngestOptions) -> Result<Ingested, IngestError> {
     let (pool, files, bytes) = reflection::fetch(url, opts.limits.fetch_timeout)?;
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-    lower(&pool, &files, url, digest, opts)
+    let mut ingested = lower(&pool, &files, url, digest, opts)?;
+    let endpoint = if let Some(rest) = url.strip_prefix("grpcs://") {
+        format!("https://{}", rest.trim_end_matches('/'))
+    } else {
+        format!(
+            "http://{}",
+            url.trim_start_matches("grpc://").trim_end_matches('/')
+        )
+    };
+    ingested.api.servers = vec![aip_ir::Server {
+        url: endpoint,
+        description: Some("the server read through reflection".into()),
+        variables: Vec::new(),
+    }];
+    Ok(ingested)
 }
 
 /// Reads and lowers protobuf input at `path`.

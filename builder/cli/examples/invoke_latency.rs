@@ -1,10 +1,16 @@
-//! Invoke latency: 1,000 calls of one operation through the embedded host
-//! (one instance, reused) against a local vendor, next to the same request
-//! made directly with an HTTP client, in the same run.
+//! Invoke latency: 1,000 calls of one operation against a local vendor,
+//! next to the same request made directly with an HTTP client, in the same
+//! run. A WASM module is called through the embedded host (one instance,
+//! reused); a gRPC module through its service executable (started on a
+//! loopback port, one reused channel, `Invoke` per call).
 //!
 //! cargo run --release -p aip-builder --example invoke_latency -- <MODULE_DIR> <OPERATION> '<input json>' <direct path>
 
+use std::io::BufRead;
 use std::time::{Duration, Instant};
+
+use aip_adapter_proto::v1::adapter_client::AdapterClient;
+use aip_adapter_proto::v1::{Credential, InvokeRequest};
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
@@ -35,35 +41,17 @@ fn main() -> anyhow::Result<()> {
         }
     });
     let opened = aip_register::open_module(std::path::Path::new(module))?;
-    let loaded = aip_host::LoadedComponent::new(&opened.payload)?;
-    let mut allow = aip_host::AllowList::new(opened.manifest.permissions.net.clone());
-    allow.push(&addr);
-    let mut adapter = loaded.instantiate(&aip_host::HostOptions {
-        allow,
-        max_memory_bytes: 128 << 20,
-    })?;
-    let ctx = aip_host::CallContext {
-        credentials: vec![aip_host::Credential {
-            scheme: "headerKey".into(),
-            value: "k".into(),
-        }],
-        server_url: Some(format!("http://{addr}/v2")),
-        request_id: None,
+    let (label, mut via_adapter) = if opened.manifest.runtime.kind == aip_register::Runtime::GRPC {
+        (
+            "service (tonic Invoke -> hyper)",
+            through_service(&opened, &addr, operation, input, n)?,
+        )
+    } else {
+        (
+            "adapter (wasmtime + wasi:http)",
+            through_component(&opened, &addr, operation, input, n)?,
+        )
     };
-    // Warm up both paths.
-    for _ in 0..50 {
-        adapter
-            .invoke(operation, input, &ctx)?
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    }
-    let mut via_adapter = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        adapter
-            .invoke(operation, input, &ctx)?
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        via_adapter.push(t.elapsed());
-    }
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
     let url = format!("http://{addr}{direct_path}");
     for _ in 0..50 {
@@ -90,9 +78,114 @@ fn main() -> anyhow::Result<()> {
         percentile(&mut via_adapter, 0.99),
     );
     let (d50, d99) = (percentile(&mut direct, 0.50), percentile(&mut direct, 0.99));
-    println!("calls: {n} each, instance reused");
-    println!("adapter (wasmtime + wasi:http): p50 {a50:?}  p99 {a99:?}");
-    println!("direct (ureq, keep-alive):      p50 {d50:?}  p99 {d99:?}");
+    println!("calls: {n} each, instance or channel reused");
+    println!("{label}: p50 {a50:?}  p99 {a99:?}");
+    println!("direct (ureq, keep-alive): p50 {d50:?}  p99 {d99:?}");
     println!("overhead p50: {:?}", a50.saturating_sub(d50));
     Ok(())
+}
+
+fn through_component(
+    opened: &aip_register::OpenedModule,
+    addr: &str,
+    operation: &str,
+    input: &str,
+    n: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let loaded = aip_host::LoadedComponent::new(&opened.payload)?;
+    let mut allow = aip_host::AllowList::new(opened.manifest.permissions.net.clone());
+    allow.push(addr);
+    let mut adapter = loaded.instantiate(&aip_host::HostOptions {
+        allow,
+        max_memory_bytes: 128 << 20,
+    })?;
+    let ctx = aip_host::CallContext {
+        credentials: vec![aip_host::Credential {
+            scheme: "headerKey".into(),
+            value: "k".into(),
+        }],
+        server_url: Some(format!("http://{addr}/v2")),
+        request_id: None,
+    };
+    // Warm up both paths.
+    for _ in 0..50 {
+        adapter
+            .invoke(operation, input, &ctx)?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    let mut via_adapter = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        adapter
+            .invoke(operation, input, &ctx)?
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        via_adapter.push(t.elapsed());
+    }
+    Ok(via_adapter)
+}
+
+fn through_service(
+    opened: &aip_register::OpenedModule,
+    addr: &str,
+    operation: &str,
+    input: &str,
+    n: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    let exe = dir.path().join("aip-adapter");
+    std::fs::write(&exe, &opened.payload)?;
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755))?;
+    let mut child = std::process::Command::new(&exe)
+        .env("AIP_LISTEN", "127.0.0.1:0")
+        .env("AIP_VENDOR_URL", format!("http://{addr}/v2"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let listen = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("the service exited before listening"))??;
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if value["fields"]["message"] == "listening" {
+            break value["fields"]["listen"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+    };
+    // Keep draining its per-call log lines, as a log collector would.
+    std::thread::spawn(move || lines.for_each(drop));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        let mut client = AdapterClient::connect(format!("http://{listen}")).await?;
+        let request = || InvokeRequest {
+            operation: operation.to_string(),
+            input_json: input.to_string(),
+            credentials: vec![Credential {
+                scheme: "headerKey".into(),
+                value: "k".into(),
+            }],
+            request_id: String::new(),
+        };
+        for _ in 0..50 {
+            client.invoke(request()).await?;
+        }
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            client.invoke(request()).await?;
+            samples.push(t.elapsed());
+        }
+        Ok::<_, anyhow::Error>(samples)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }

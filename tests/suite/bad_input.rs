@@ -242,12 +242,12 @@ fn bad_names_and_keys_are_refused() {
             "--key",
             &keys().1.display().to_string(),
             "--target",
-            "grpc",
+            "arm",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(1), "bad arguments are user errors");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not supported yet"),
+        String::from_utf8_lossy(&out.stderr).contains("possible values: wasm, grpc"),
         "{}",
         text(&out)
     );

@@ -40,7 +40,15 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    // Bad arguments are user errors (exit 1), like a bad spec; clap's own
+    // default would be 2, which here means an internal failure.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let code = match cli.command.run() {
         Ok(()) => 0,
         Err(CliError { kind, error }) => {

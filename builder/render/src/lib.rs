@@ -79,7 +79,12 @@ impl Target {
 
 /// Renders the wasm-component adapter crate for `api`.
 pub fn render_wasm(api: &Api) -> Result<RenderedCrate, RenderError> {
-    render(api, templates::WASM_TEMPLATES, templates::WASM_STATIC, &[])
+    render(
+        api,
+        templates::WASM_TEMPLATES,
+        &[templates::WASM_STATIC, templates::SHARED_STATIC],
+        &[],
+    )
 }
 
 /// Renders the gRPC microservice crate for `api` (REST or gRPC vendor).
@@ -87,7 +92,7 @@ pub fn render_service(api: &Api) -> Result<RenderedCrate, RenderError> {
     let mut rendered = render(
         api,
         templates::SERVICE_TEMPLATES,
-        templates::SERVICE_STATIC,
+        &[templates::SERVICE_STATIC, templates::SHARED_STATIC],
         templates::SERVICE_STATIC_BYTES,
     )?;
     if let Some(descriptors) = &api.descriptor_set {
@@ -109,13 +114,13 @@ pub fn render_target(api: &Api, target: Target) -> Result<RenderedCrate, RenderE
 fn render(
     api: &Api,
     templates: &[templates::Template],
-    statics: &[templates::StaticFile],
+    statics: &[&[templates::StaticFile]],
     static_bytes: &[(&str, &[u8])],
 ) -> Result<RenderedCrate, RenderError> {
     let model = crate_model(api);
     let env = environment();
     let mut files = BTreeMap::new();
-    for file in statics {
+    for file in statics.iter().copied().flatten() {
         files.insert(file.path.to_string(), file.contents.as_bytes().to_vec());
     }
     for (path, bytes) in static_bytes {

@@ -35,22 +35,9 @@ macro_rules! template {
     };
 }
 
-/// The `wasm-component` target's templates.
-pub const WASM_TEMPLATES: &[Template] = &[
-    template!("src/lib.rs", "templates/wasm-component/src/lib.rs.j2"),
-    template!("src/operations.rs", "templates/shared/src/operations.rs.j2"),
-];
-
-/// The `wasm-component` target's verbatim files: manifest, pinned lockfile,
-/// adapter runtime and the WIT world with its WASI dependencies.
-pub const WASM_STATIC: &[StaticFile] = &[
-    static_file!("Cargo.toml", "templates/wasm-component/Cargo.toml"),
-    static_file!("Cargo.lock", "templates/wasm-component/Cargo.lock"),
-    static_file!("build.rs", "templates/wasm-component/build.rs"),
-    static_file!(
-        "src/runtime/mod.rs",
-        "templates/wasm-component/src/runtime/mod.rs"
-    ),
+/// Runtime files every target carries (`templates/shared`): the static API
+/// description types, the request builder and the response mapping.
+pub const SHARED_STATIC: &[StaticFile] = &[
     static_file!(
         "src/runtime/spec.rs",
         "templates/shared/src/runtime/spec.rs"
@@ -62,6 +49,24 @@ pub const WASM_STATIC: &[StaticFile] = &[
     static_file!(
         "src/runtime/response.rs",
         "templates/shared/src/runtime/response.rs"
+    ),
+];
+
+/// The `wasm-component` target's templates.
+pub const WASM_TEMPLATES: &[Template] = &[
+    template!("src/lib.rs", "templates/wasm-component/src/lib.rs.j2"),
+    template!("src/operations.rs", "templates/shared/src/operations.rs.j2"),
+];
+
+/// The `wasm-component` target's verbatim files: manifest, pinned lockfile,
+/// the `wasi:http` runtime and the WIT world with its WASI dependencies.
+pub const WASM_STATIC: &[StaticFile] = &[
+    static_file!("Cargo.toml", "templates/wasm-component/Cargo.toml"),
+    static_file!("Cargo.lock", "templates/wasm-component/Cargo.lock"),
+    static_file!("build.rs", "templates/wasm-component/build.rs"),
+    static_file!(
+        "src/runtime/mod.rs",
+        "templates/wasm-component/src/runtime/mod.rs"
     ),
     static_file!(
         "src/runtime/http.rs",
@@ -84,8 +89,8 @@ pub const SERVICE_TEMPLATES: &[Template] = &[
 ];
 
 /// The `grpc-service` target's verbatim files: manifest, pinned lockfile,
-/// the service runtime, the shared adapter runtime and the `aip.adapter.v1`
-/// contract (generated code and descriptor set from `aip-adapter-proto`).
+/// the service runtime and the `aip.adapter.v1` contract (generated code
+/// from `aip-adapter-proto`).
 pub const SERVICE_STATIC: &[StaticFile] = &[
     static_file!("Cargo.toml", "templates/grpc-service/Cargo.toml"),
     static_file!("Cargo.lock", "templates/grpc-service/Cargo.lock"),
@@ -101,18 +106,6 @@ pub const SERVICE_STATIC: &[StaticFile] = &[
     static_file!(
         "src/runtime/mod.rs",
         "templates/grpc-service/src/runtime/mod.rs"
-    ),
-    static_file!(
-        "src/runtime/spec.rs",
-        "templates/shared/src/runtime/spec.rs"
-    ),
-    static_file!(
-        "src/runtime/request.rs",
-        "templates/shared/src/runtime/request.rs"
-    ),
-    static_file!(
-        "src/runtime/response.rs",
-        "templates/shared/src/runtime/response.rs"
     ),
     static_file!(
         "src/proto/mod.rs",

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::write::write_files;
+use crate::write::{sync_files, write_files};
 use crate::{CacheDirs, CompileError, io_err};
 
 /// What a generated crate compiles into.
@@ -107,6 +107,11 @@ pub fn compile(
     // the sources are written: cargo judges the adapter crate (whose
     // fingerprint is shared by every adapter) by mtimes, so sources must be
     // newer than the previous adapter's outputs.
+    //
+    // Each target builds in one fixed folder, and only files whose bytes
+    // changed are rewritten: path dependencies (the gRPC service runtime
+    // crate in `runtime/`) keep their path and mtimes, so cargo compiles
+    // them once and every later build compiles only the adapter crate.
     let lock_path = cache.lock_file();
     let lock = File::options()
         .create(true)
@@ -116,12 +121,9 @@ pub fn compile(
         .map_err(io_err("open", &lock_path))?;
     lock.lock().map_err(io_err("lock", &lock_path))?;
 
-    let build_dir = tempfile::Builder::new()
-        .prefix("adapter-")
-        .tempdir_in(&builds)
-        .map_err(io_err("create a build folder in", &builds))?;
-    write_files(files, build_dir.path())?;
-    let manifest = build_dir.path().join("Cargo.toml");
+    let build_dir = builds.join(target.triple());
+    sync_files(files, &build_dir)?;
+    let manifest = build_dir.join("Cargo.toml");
     ensure_dependencies(&manifest, target.triple(), progress)?;
 
     let target_dir = cache.target_dir();
@@ -143,8 +145,15 @@ pub fn compile(
     .env_remove("CARGO_BUILD_TARGET");
     let (ok, output) = run_streaming(cmd, "cargo", progress)?;
     if !ok {
+        // The fixed folder is reused by the next build: keep a copy.
+        let kept = tempfile::Builder::new()
+            .prefix("failed-")
+            .tempdir_in(&builds)
+            .map_err(io_err("create a build folder in", &builds))?
+            .keep();
+        write_files(files, &kept)?;
         return Err(CompileError::Build {
-            build_dir: build_dir.keep(),
+            build_dir: kept,
             output: tail(&output),
         });
     }

@@ -53,3 +53,91 @@ pub(crate) fn write_files(
     }
     Ok(())
 }
+
+/// Makes `dir` hold exactly `files`: writes only files whose bytes differ
+/// (so unchanged files keep their mtimes) and removes files `files` does not
+/// name.
+pub(crate) fn sync_files(
+    files: &BTreeMap<String, Vec<u8>>,
+    dir: &Path,
+) -> Result<(), CompileError> {
+    std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    for (rel, contents) in files {
+        let path = dir.join(rel);
+        if std::fs::read(&path).ok().as_deref() == Some(contents.as_slice()) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+        }
+        std::fs::write(&path, contents).map_err(io_err("write", &path))?;
+    }
+    remove_stale(dir, dir, files)
+}
+
+fn remove_stale(
+    root: &Path,
+    dir: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<(), CompileError> {
+    let entries = std::fs::read_dir(dir).map_err(io_err("list", dir))?;
+    for entry in entries {
+        let entry = entry.map_err(io_err("list", dir))?;
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(io_err("inspect", &path))?;
+        if file_type.is_dir() {
+            remove_stale(root, &path, files)?;
+            continue;
+        }
+        let rel = path
+            .strip_prefix(root)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        if !files.contains_key(&rel) {
+            std::fs::remove_file(&path).map_err(io_err("remove", &path))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_rewrites_only_changed_files_and_drops_stale_ones() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let dir = dir.unwrap_or_else(|e| panic!("{e}"));
+        let first = BTreeMap::from([
+            ("a.rs".to_string(), b"a".to_vec()),
+            ("sub/b.rs".to_string(), b"b".to_vec()),
+            ("old.rs".to_string(), b"old".to_vec()),
+        ]);
+        sync_files(&first, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let mtime = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .and_then(|m| m.modified())
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let before = mtime("sub/b.rs");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let second = BTreeMap::from([
+            ("a.rs".to_string(), b"changed".to_vec()),
+            ("sub/b.rs".to_string(), b"b".to_vec()),
+        ]);
+        sync_files(&second, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            mtime("sub/b.rs"),
+            before,
+            "unchanged files keep their mtime"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("a.rs")).ok(),
+            Some(b"changed".to_vec())
+        );
+        assert!(
+            !dir.path().join("old.rs").exists(),
+            "stale files are removed"
+        );
+    }
+}

@@ -82,7 +82,7 @@ pub fn render_wasm(api: &Api) -> Result<RenderedCrate, RenderError> {
     render(
         api,
         templates::WASM_TEMPLATES,
-        &[templates::WASM_STATIC, templates::SHARED_STATIC],
+        &[("", templates::WASM_STATIC), ("", templates::SHARED_STATIC)],
         &[],
     )
 }
@@ -92,7 +92,11 @@ pub fn render_service(api: &Api) -> Result<RenderedCrate, RenderError> {
     let mut rendered = render(
         api,
         templates::SERVICE_TEMPLATES,
-        &[templates::SERVICE_STATIC, templates::SHARED_STATIC],
+        &[
+            ("", templates::SERVICE_STATIC),
+            // The shared runtime files are part of the service runtime crate.
+            ("runtime/", templates::SHARED_STATIC),
+        ],
         templates::SERVICE_STATIC_BYTES,
     )?;
     if let Some(descriptors) = &api.descriptor_set {
@@ -114,14 +118,19 @@ pub fn render_target(api: &Api, target: Target) -> Result<RenderedCrate, RenderE
 fn render(
     api: &Api,
     templates: &[templates::Template],
-    statics: &[&[templates::StaticFile]],
+    statics: &[(&str, &[templates::StaticFile])],
     static_bytes: &[(&str, &[u8])],
 ) -> Result<RenderedCrate, RenderError> {
     let model = crate_model(api);
     let env = environment();
     let mut files = BTreeMap::new();
-    for file in statics.iter().copied().flatten() {
-        files.insert(file.path.to_string(), file.contents.as_bytes().to_vec());
+    for (prefix, group) in statics {
+        for file in *group {
+            files.insert(
+                format!("{prefix}{}", file.path),
+                file.contents.as_bytes().to_vec(),
+            );
+        }
     }
     for (path, bytes) in static_bytes {
         files.insert(path.to_string(), bytes.to_vec());

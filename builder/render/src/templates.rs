@@ -88,38 +88,61 @@ pub const SERVICE_TEMPLATES: &[Template] = &[
     template!("src/operations.rs", "templates/shared/src/operations.rs.j2"),
 ];
 
-/// The `grpc-service` target's verbatim files: manifest, pinned lockfile,
-/// the service runtime and the `aip.adapter.v1` contract (generated code
-/// from `aip-adapter-proto`).
+/// The `grpc-service` target's verbatim files: manifest and pinned lockfile,
+/// and the service runtime crate (`runtime/`) with the `aip.adapter.v1`
+/// contract (generated code from `aip-adapter-proto`).
 pub const SERVICE_STATIC: &[StaticFile] = &[
     static_file!("Cargo.toml", "templates/grpc-service/Cargo.toml"),
     static_file!("Cargo.lock", "templates/grpc-service/Cargo.lock"),
-    static_file!("src/config.rs", "templates/grpc-service/src/config.rs"),
-    static_file!("src/errors.rs", "templates/grpc-service/src/errors.rs"),
     static_file!(
-        "src/grpc_vendor.rs",
-        "templates/grpc-service/src/grpc_vendor.rs"
-    ),
-    static_file!("src/rest.rs", "templates/grpc-service/src/rest.rs"),
-    static_file!("src/server.rs", "templates/grpc-service/src/server.rs"),
-    static_file!("src/service.rs", "templates/grpc-service/src/service.rs"),
-    static_file!(
-        "src/runtime/mod.rs",
-        "templates/grpc-service/src/runtime/mod.rs"
+        "runtime/Cargo.toml",
+        "templates/grpc-service/runtime/Cargo.toml"
     ),
     static_file!(
-        "src/proto/mod.rs",
-        "templates/grpc-service/src/proto/mod.rs"
+        "runtime/src/lib.rs",
+        "templates/grpc-service/runtime/src/lib.rs"
     ),
     static_file!(
-        "src/proto/aip.adapter.v1.rs",
+        "runtime/src/config.rs",
+        "templates/grpc-service/runtime/src/config.rs"
+    ),
+    static_file!(
+        "runtime/src/errors.rs",
+        "templates/grpc-service/runtime/src/errors.rs"
+    ),
+    static_file!(
+        "runtime/src/grpc_vendor.rs",
+        "templates/grpc-service/runtime/src/grpc_vendor.rs"
+    ),
+    static_file!(
+        "runtime/src/rest.rs",
+        "templates/grpc-service/runtime/src/rest.rs"
+    ),
+    static_file!(
+        "runtime/src/server.rs",
+        "templates/grpc-service/runtime/src/server.rs"
+    ),
+    static_file!(
+        "runtime/src/service.rs",
+        "templates/grpc-service/runtime/src/service.rs"
+    ),
+    static_file!(
+        "runtime/src/runtime/mod.rs",
+        "templates/grpc-service/runtime/src/runtime/mod.rs"
+    ),
+    static_file!(
+        "runtime/src/proto/mod.rs",
+        "templates/grpc-service/runtime/src/proto/mod.rs"
+    ),
+    static_file!(
+        "runtime/src/proto/aip.adapter.v1.rs",
         "builder/adapter-proto/src/aip.adapter.v1.rs"
     ),
 ];
 
 /// The `grpc-service` target's binary verbatim files.
 pub const SERVICE_STATIC_BYTES: &[(&str, &[u8])] = &[(
-    "src/proto/adapter.binpb",
+    "runtime/src/proto/adapter.binpb",
     include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../builder/adapter-proto/src/adapter.binpb"

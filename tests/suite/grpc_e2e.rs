@@ -390,3 +390,44 @@ fn bad_vendor_urls_are_refused_before_anything_is_built() {
         assert!(!work.path().join("gen").exists());
     }
 }
+
+#[test]
+fn vendor_answers_that_do_not_decode_are_transport_errors() {
+    let (_vendor_runtime, vendor_url) = echo_vendor::start();
+    // The module's idea of SayResponse disagrees with the vendor's: field 1
+    // is a varint here, a message on the wire.
+    let protos = tempfile::tempdir().expect("tempdir");
+    let dir = protos.path().join("aiptest/echo/v1");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let source = std::fs::read_to_string(repo("tests/fixtures/proto/aiptest/echo/v1/echo.proto"))
+        .expect("echo.proto");
+    assert!(source.contains("  SayRequest echo = 1;"));
+    std::fs::write(
+        dir.join("echo.proto"),
+        source.replace("  SayRequest echo = 1;", "  int64 echo = 1;"),
+    )
+    .expect("write");
+    let root = protos.path().display().to_string();
+    let (_work, module_dir) = build(
+        &dir.join("echo.proto"),
+        "echo-skewed",
+        &[
+            "--proto-path",
+            &root,
+            "--target",
+            "grpc",
+            "--vendor-url",
+            &vendor_url,
+        ],
+    );
+    let module = aip_register::open_module(&module_dir).expect("opens");
+    let service = ServiceProcess::start(&module.payload, &[]);
+    let failure = service
+        .invoke("Say", r#"{"text":"x"}"#, &[])
+        .expect_err("undecodable answer");
+    assert_eq!(failure.kind, "transport", "{failure:?}");
+    assert!(
+        failure.message.contains("decoding the vendor's answer"),
+        "{failure:?}"
+    );
+}

@@ -194,6 +194,13 @@ fn vendor_error(status: tonic::Status) -> CallError {
     }
 }
 
+/// A codec failure on our side of the call. The status carries the cause as
+/// its source, which is how [`vendor_error`] tells it from a status the
+/// vendor sent.
+fn local_fault(what: &str, error: impl std::fmt::Display) -> tonic::Status {
+    tonic::Status::from_error(format!("{what}: {error}").into())
+}
+
 /// Encodes and decodes `DynamicMessage`s for tonic.
 struct DynamicCodec {
     output: MessageDescriptor,
@@ -222,7 +229,7 @@ impl Encoder for DynamicEncoder {
 
     fn encode(&mut self, item: DynamicMessage, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
         item.encode(dst)
-            .map_err(|e| tonic::Status::internal(format!("encoding the request: {e}")))
+            .map_err(|e| local_fault("encoding the request", e))
     }
 }
 
@@ -235,6 +242,6 @@ impl Decoder for DynamicDecoder {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, tonic::Status> {
         DynamicMessage::decode(self.0.clone(), src)
             .map(Some)
-            .map_err(|e| tonic::Status::internal(format!("decoding the vendor's answer: {e}")))
+            .map_err(|e| local_fault("decoding the vendor's answer", e))
     }
 }

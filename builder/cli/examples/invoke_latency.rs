@@ -6,7 +6,6 @@
 //!
 //! cargo run --release -p aip-builder --example invoke_latency -- <MODULE_DIR> <OPERATION> '<input json>' <direct path>
 
-use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 use aip_adapter_proto::v1::adapter_client::AdapterClient;
@@ -131,35 +130,12 @@ fn through_service(
     input: &str,
     n: usize,
 ) -> anyhow::Result<Vec<Duration>> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir()?;
-    let exe = dir.path().join("aip-adapter");
-    std::fs::write(&exe, &opened.payload)?;
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755))?;
-    let mut child = std::process::Command::new(&exe)
-        .env("AIP_LISTEN", "127.0.0.1:0")
-        .env("AIP_VENDOR_URL", format!("http://{addr}/v2"))
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    let stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let listen = loop {
-        let line = lines
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("the service exited before listening"))??;
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if value["fields"]["message"] == "listening" {
-            break value["fields"]["listen"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-        }
-    };
-    // Keep draining its per-call log lines, as a log collector would.
-    std::thread::spawn(move || lines.for_each(drop));
+    let vendor = format!("http://{addr}/v2");
+    let service = aip_host::service::ServiceProcess::start(
+        &opened.payload,
+        &[("AIP_VENDOR_URL", vendor.as_str()), ("AIP_LOG", "info")],
+    )?;
+    let listen = service.addr();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -185,7 +161,6 @@ fn through_service(
         }
         Ok::<_, anyhow::Error>(samples)
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(service);
     result
 }

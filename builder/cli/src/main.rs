@@ -5,7 +5,6 @@ mod exit;
 mod module_host;
 mod password;
 mod progress;
-mod service_host;
 mod spec_args;
 
 use clap::Parser;

@@ -4,8 +4,12 @@
 //!
 //! One [`Adapter`] holds one instance and reuses it across calls, so the
 //! per-call cost is a component call, not an instantiation.
+//!
+//! gRPC modules are run by [`service`]: their static executable as a child
+//! process on a loopback port, called over `aip.adapter.v1`.
 
 mod allow;
+pub mod service;
 
 use std::sync::Arc;
 

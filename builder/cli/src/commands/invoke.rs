@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use aip_host::service::{InvokeFailure, ServiceProcess};
 use aip_host::{AllowList, CallContext, Credential};
 use aip_sign::{KeyRef, PublicKey};
 use clap::Args;
@@ -9,7 +10,6 @@ use serde_json::json;
 
 use crate::exit::{CliError, ErrorKind, internal, user};
 use crate::progress::Format;
-use crate::service_host::InvokeFailure;
 
 /// Call one operation of a module. WASM modules run in the embedded wasmtime
 /// host, whose outgoing requests may reach only the hosts in the manifest's
@@ -58,9 +58,14 @@ impl Opts {
             credentials.push((scheme.to_string(), value.to_string()));
         }
         let outcome = if module.manifest.runtime.kind == aip_register::Runtime::GRPC {
-            let service =
-                crate::service_host::RunningService::start(&module, self.server.as_deref())?;
-            service.invoke(&self.operation, &self.input, &credentials)?
+            let mut env = vec![("AIP_LOG", "info")];
+            if let Some(server) = &self.server {
+                env.push(("AIP_VENDOR_URL", server.as_str()));
+            }
+            let service = ServiceProcess::start(&module.payload, &env).map_err(internal)?;
+            service
+                .invoke(&self.operation, &self.input, &credentials, "")
+                .map_err(internal)?
         } else {
             self.invoke_wasm(&module, credentials)?
         };
@@ -124,6 +129,7 @@ impl Opts {
             .invoke(&self.operation, &self.input, &ctx)
             .map_err(internal)?
             .map_err(|err| InvokeFailure {
+                code: tonic::Code::Unknown,
                 kind: aip_host::adapter_error_kind(&err),
                 message: aip_host::describe_adapter_error(&err),
                 vendor: match &err {

@@ -288,6 +288,23 @@ fn rest_vendors_are_called_through_the_grpc_service_as_through_wasm() {
     );
     let module = aip_register::open_module(&dir).expect("opens");
     assert_eq!(module.manifest.runtime.kind, "grpc");
+
+    // Bad configuration: the service exits at once, naming the variable.
+    for (var, value) in [
+        ("AIP_LISTEN", "not-an-address"),
+        ("AIP_VENDOR_URL", "ftp://vendor.example"),
+        ("AIP_CREDENTIALS", "[1,2]"),
+        ("AIP_VENDOR_TIMEOUT_SECS", "0"),
+        ("AIP_LOG", "loud"),
+    ] {
+        let err = aip_host::service::ServiceProcess::start(&module.payload, &[(var, value)])
+            .err()
+            .unwrap_or_else(|| panic!("{var}={value} must be refused"));
+        let message = err.to_string();
+        assert!(message.contains("exit status: 2"), "{var}: {message}");
+        assert!(message.contains(var), "{var}: {message}");
+    }
+
     let vendor = rest_vendor();
     let server = format!("{}/v2", vendor.url());
     let service = ServiceProcess::start(

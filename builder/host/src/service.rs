@@ -132,10 +132,12 @@ impl ServiceProcess {
                 Ok(service)
             }
             Err(_) => {
+                // The log ended (stderr closed) or the time ran out; a process
+                // that closed stderr is exiting, so give it a moment.
                 let state = service
                     .child
                     .as_mut()
-                    .and_then(|c| c.try_wait().ok().flatten())
+                    .and_then(|c| exit_status_within(c, Duration::from_secs(2)))
                     .map_or("still running".to_string(), |s| s.to_string());
                 Err(ServiceError::NotListening {
                     timeout: START_TIMEOUT,
@@ -276,22 +278,12 @@ impl ServiceProcess {
         let pid = rustix::process::Pid::from_child(&child);
         rustix::process::kill_process(pid, rustix::process::Signal::TERM)
             .map_err(|e| ServiceError::Start(format!("SIGTERM: {e}")))?;
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Ok(None) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(ServiceError::Start(format!(
-                        "the service did not stop within {SHUTDOWN_GRACE:?} of SIGTERM and was killed"
-                    )));
-                }
-                Err(e) => return Err(ServiceError::Start(e.to_string())),
-            }
+        let Some(status) = exit_status_within(&mut child, SHUTDOWN_GRACE) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(ServiceError::Start(format!(
+                "the service did not stop within {SHUTDOWN_GRACE:?} of SIGTERM and was killed"
+            )));
         };
         // Its stderr is closed now: the reader finishes the last lines.
         if let Some(reader) = self.reader.take() {
@@ -313,6 +305,18 @@ impl Drop for ServiceProcess {
 /// One worker thread: it keeps driving the client's connections between
 /// calls, so a dropped client closes its connection and the service's
 /// graceful shutdown is not left waiting for it.
+/// The child's exit status if it exits within `wait`.
+fn exit_status_within(child: &mut Child, wait: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => return None,
+        }
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -44,3 +44,13 @@ pub fn internal(error: impl Into<anyhow::Error>) -> CliError {
         error: error.into(),
     }
 }
+
+impl CliError {
+    /// Adds a `note:` line after the error.
+    pub fn note(self, note: impl std::fmt::Display) -> CliError {
+        CliError {
+            kind: self.kind,
+            error: anyhow::anyhow!("{:#}\nnote: {note}", self.error),
+        }
+    }
+}

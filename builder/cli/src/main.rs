@@ -5,6 +5,7 @@ mod exit;
 mod module_host;
 mod password;
 mod progress;
+mod registry_args;
 mod spec_args;
 
 use clap::Parser;

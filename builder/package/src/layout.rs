@@ -56,9 +56,37 @@ impl LayoutBuilder {
         desc
     }
 
+    /// Adds a manifest exactly as fetched (`bytes` keep their digest) and
+    /// lists it in `index.json`, tagged `tag` if given.
+    pub fn add_raw_manifest(
+        &mut self,
+        media_type: &str,
+        bytes: Vec<u8>,
+        tag: Option<&str>,
+    ) -> Result<Descriptor, PackageError> {
+        let manifest: ImageManifest = serde_json::from_slice(&bytes).map_err(|e| {
+            PackageError::Invalid(format!("manifest is not an OCI image manifest: {e}"))
+        })?;
+        let mut desc = self.add_blob(media_type, bytes);
+        desc.artifact_type = manifest.artifact_type.clone();
+        let mut entry = desc.clone();
+        if let Some(tag) = tag {
+            entry
+                .annotations
+                .insert(REF_NAME.to_string(), tag.to_string());
+        }
+        self.index.push(entry);
+        Ok(desc)
+    }
+
     /// A blob added earlier.
     pub fn get_blob(&self, digest: &str) -> Option<&[u8]> {
         self.blobs.get(digest).map(Vec::as_slice)
+    }
+
+    /// Every blob, by digest.
+    pub fn blobs(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.blobs.iter().map(|(d, b)| (d.as_str(), b.as_slice()))
     }
 
     /// The `index.json` bytes.
@@ -87,6 +115,72 @@ impl LayoutBuilder {
             .map_err(|e| PackageError::io("write", &index, e))?;
         Ok(())
     }
+}
+
+/// Read access to a layout, on disk ([`Layout`]) or in memory
+/// ([`LayoutBuilder`]); verification runs on either.
+pub trait ReadLayout {
+    /// The `index.json` entries.
+    fn entries(&self) -> &[Descriptor];
+
+    /// A blob's bytes, refused unless they hash to `digest`.
+    fn blob(&self, digest: &str) -> Result<Vec<u8>, PackageError>;
+
+    /// A manifest by digest.
+    fn manifest(&self, digest: &str) -> Result<ImageManifest, PackageError> {
+        let bytes = self.blob(digest)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| PackageError::Invalid(format!("manifest {digest}: {e}")))
+    }
+
+    /// The index entry tagged `tag`.
+    fn tagged(&self, tag: &str) -> Option<&Descriptor> {
+        self.entries()
+            .iter()
+            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(tag))
+    }
+
+    /// Index entries whose manifest names `subject` as its subject.
+    fn referrers(&self, subject: &str) -> Result<Vec<(Descriptor, ImageManifest)>, PackageError> {
+        let mut out = Vec::new();
+        for desc in self.entries() {
+            if desc.media_type != MANIFEST_MEDIA_TYPE {
+                continue;
+            }
+            let manifest = self.manifest(&desc.digest)?;
+            if manifest.subject.as_ref().map(|s| s.digest.as_str()) == Some(subject) {
+                out.push((desc.clone(), manifest));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl ReadLayout for LayoutBuilder {
+    fn entries(&self) -> &[Descriptor] {
+        &self.index
+    }
+
+    fn blob(&self, digest: &str) -> Result<Vec<u8>, PackageError> {
+        let bytes = self
+            .blobs
+            .get(digest)
+            .ok_or_else(|| PackageError::Invalid(format!("the layout has no blob {digest}")))?;
+        check_digest(&format!("blob {digest}"), digest, bytes)?;
+        Ok(bytes.clone())
+    }
+}
+
+fn check_digest(what: &str, digest: &str, bytes: &[u8]) -> Result<(), PackageError> {
+    let actual = sha256_digest(bytes);
+    if actual != digest {
+        return Err(PackageError::DigestMismatch {
+            what: what.to_string(),
+            expected: digest.to_string(),
+            actual,
+        });
+    }
+    Ok(())
 }
 
 /// An image layout on disk, opened for reading.
@@ -120,52 +214,25 @@ impl Layout {
         })
     }
 
-    /// A blob's bytes, refused unless they hash to `digest`.
-    pub fn blob(&self, digest: &str) -> Result<Vec<u8>, PackageError> {
+    /// The layout's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl ReadLayout for Layout {
+    fn entries(&self) -> &[Descriptor] {
+        &self.index.manifests
+    }
+
+    fn blob(&self, digest: &str) -> Result<Vec<u8>, PackageError> {
         let hex = digest
             .strip_prefix("sha256:")
             .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or_else(|| PackageError::Invalid(format!("unsupported digest {digest:?}")))?;
         let path = self.dir.join("blobs").join("sha256").join(hex);
         let bytes = std::fs::read(&path).map_err(|e| PackageError::io("read", &path, e))?;
-        let actual = sha256_digest(&bytes);
-        if actual != digest {
-            return Err(PackageError::DigestMismatch {
-                what: format!("blob {}", path.display()),
-                expected: digest.to_string(),
-                actual,
-            });
-        }
+        check_digest(&format!("blob {}", path.display()), digest, &bytes)?;
         Ok(bytes)
-    }
-
-    /// A manifest by digest.
-    pub fn manifest(&self, digest: &str) -> Result<ImageManifest, PackageError> {
-        let bytes = self.blob(digest)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| PackageError::Invalid(format!("manifest {digest}: {e}")))
-    }
-
-    /// The index entry tagged `tag`.
-    pub fn tagged(&self, tag: &str) -> Option<&Descriptor> {
-        self.index
-            .manifests
-            .iter()
-            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(tag))
-    }
-
-    /// Index entries whose manifest names `subject` as its subject.
-    pub fn referrers(
-        &self,
-        subject: &str,
-    ) -> Result<Vec<(Descriptor, ImageManifest)>, PackageError> {
-        let mut out = Vec::new();
-        for desc in &self.index.manifests {
-            let manifest = self.manifest(&desc.digest)?;
-            if manifest.subject.as_ref().map(|s| s.digest.as_str()) == Some(subject) {
-                out.push((desc.clone(), manifest));
-            }
-        }
-        Ok(out)
     }
 }

@@ -20,7 +20,7 @@ pub use image::{
     ENTRYPOINT, IMAGE_CONFIG_MEDIA_TYPE, IMAGE_LAYER_MEDIA_TYPE, ImageInfo, SERVICE_PORT,
     SERVICE_USER, ServiceImage, add_service_image, executable_from_layer,
 };
-pub use layout::{Layout, LayoutBuilder};
+pub use layout::{Layout, LayoutBuilder, ReadLayout};
 pub use sbom::{CrateRef, SBOM_MEDIA_TYPE, SbomInput, cyclonedx_json};
 pub use wasm::{
     WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, WasmArtifact, WasmArtifactInfo,

@@ -322,6 +322,7 @@ pub fn build_module(
             layout: packaged.layout,
             manifest_yaml,
             sbom,
+            origin: None,
         },
     )?;
     Ok(BuiltModule {

@@ -8,6 +8,7 @@
 //! replaces a good one.
 
 mod manifest;
+mod origin;
 mod store;
 mod verify;
 
@@ -15,8 +16,9 @@ pub use manifest::{
     Artifact, Builder, Intent, Layer, MANIFEST_SCHEMA, Metadata, ModuleManifest, Permissions,
     Resources, Runtime, SbomRef, SignatureRef, Source, Vendor, validate,
 };
+pub use origin::{ORIGIN_FILE, Origin, Verification};
 pub use store::{OpenedModule, StagedModule, open_module, register};
-pub use verify::{Check, VerifyReport, verify_module};
+pub use verify::{Check, VerifyReport, verify_module, verify_staged};
 
 /// Claim in the signature payload binding `manifest.yaml`'s digest.
 pub const MANIFEST_DIGEST_CLAIM: &str = "dev.aip.manifest.digest";

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aip_package::LayoutBuilder;
+use aip_package::{LayoutBuilder, ReadLayout};
 
 use crate::RegisterError;
 
@@ -16,6 +16,8 @@ pub struct StagedModule {
     pub manifest_yaml: Vec<u8>,
     /// `sbom.cdx.json` bytes.
     pub sbom: Vec<u8>,
+    /// Where it was installed from (`origin.json`); `None` when built here.
+    pub origin: Option<crate::Origin>,
 }
 
 /// Writes `module` to `<modules_dir>/<name>`, replacing any previous version
@@ -36,6 +38,9 @@ pub fn register(modules_dir: &Path, module: &StagedModule) -> Result<PathBuf, Re
     module.layout.write(&staging.path().join("oci"))?;
     write_synced(&staging.path().join("manifest.yaml"), &module.manifest_yaml)?;
     write_synced(&staging.path().join("sbom.cdx.json"), &module.sbom)?;
+    if let Some(origin) = &module.origin {
+        write_synced(&staging.path().join(crate::ORIGIN_FILE), &origin.to_bytes())?;
+    }
 
     let target = modules_dir.join(&module.name);
     let staged = staging.keep();
@@ -126,6 +131,7 @@ mod tests {
             layout: LayoutBuilder::new(),
             manifest_yaml: manifest.to_vec(),
             sbom: b"{}".to_vec(),
+            origin: None,
         }
     }
 

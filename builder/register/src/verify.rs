@@ -4,7 +4,9 @@ use std::path::Path;
 
 use aip_package::cosign::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, signature_tag};
 use aip_package::oci::sha256_digest;
-use aip_package::{IMAGE_LAYER_MEDIA_TYPE, Layout, SBOM_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
+use aip_package::{
+    IMAGE_LAYER_MEDIA_TYPE, Layout, ReadLayout, SBOM_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE,
+};
 use aip_sign::{PublicKey, SimpleSigning};
 use base64::Engine;
 use serde::Serialize;
@@ -37,20 +39,42 @@ pub struct VerifyReport {
 /// Verifies the module folder `dir` with `key`. The first failed check is
 /// the error; it names what does not match.
 pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, RegisterError> {
-    let fail = |msg: String| RegisterError::Verify(msg);
-    let mut checks = Vec::new();
-
     let manifest_path = dir.join("manifest.yaml");
     let manifest_bytes =
         std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
-    let manifest = ModuleManifest::from_yaml(&manifest_bytes)?;
-    let manifest_digest = sha256_digest(&manifest_bytes);
+    let sbom_path = dir.join("sbom.cdx.json");
+    let sbom_bytes =
+        std::fs::read(&sbom_path).map_err(|e| RegisterError::io("read", &sbom_path, e))?;
+    let layout = Layout::open(&dir.join("oci"))?;
+    verify_parts(&layout, &manifest_bytes, &sbom_bytes, key)
+}
+
+/// Verifies a module before it is written anywhere (e.g. one pulled from a
+/// registry), with the same checks as [`verify_module`].
+pub fn verify_staged(
+    module: &crate::StagedModule,
+    key: &PublicKey,
+) -> Result<VerifyReport, RegisterError> {
+    verify_parts(&module.layout, &module.manifest_yaml, &module.sbom, key)
+}
+
+/// The checks, on a layout and the bytes of `manifest.yaml` and
+/// `sbom.cdx.json`.
+fn verify_parts(
+    layout: &dyn ReadLayout,
+    manifest_bytes: &[u8],
+    sbom_bytes: &[u8],
+    key: &PublicKey,
+) -> Result<VerifyReport, RegisterError> {
+    let fail = |msg: String| RegisterError::Verify(msg);
+    let mut checks = Vec::new();
+    let manifest = ModuleManifest::from_yaml(manifest_bytes)?;
+    let manifest_digest = sha256_digest(manifest_bytes);
     checks.push(Check {
         name: "manifest.yaml matches the AIP manifest schema",
         detail: manifest_digest.clone(),
     });
 
-    let layout = Layout::open(&dir.join("oci"))?;
     let artifact_digest = manifest.artifact.digest.clone();
 
     // 1. The signature, stored where cosign stores it.
@@ -148,10 +172,7 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
     });
 
     // 4. The SBOM: signed, attached as a referrer, and about this component.
-    let sbom_path = dir.join("sbom.cdx.json");
-    let sbom_bytes =
-        std::fs::read(&sbom_path).map_err(|e| RegisterError::io("read", &sbom_path, e))?;
-    let sbom_digest = sha256_digest(&sbom_bytes);
+    let sbom_digest = sha256_digest(sbom_bytes);
     if sbom_digest != manifest.sbom.digest
         || payload.optional_str(SBOM_DIGEST_CLAIM) != Some(sbom_digest.as_str())
     {
@@ -177,7 +198,7 @@ pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, Regist
             "the SBOM referrer in the layout does not carry sbom.cdx.json".into(),
         ));
     }
-    let sbom: serde_json::Value = serde_json::from_slice(&sbom_bytes)
+    let sbom: serde_json::Value = serde_json::from_slice(sbom_bytes)
         .map_err(|e| fail(format!("sbom.cdx.json is not JSON: {e}")))?;
     let component_hash = sbom
         .pointer("/metadata/component/hashes/0/content")

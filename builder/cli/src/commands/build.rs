@@ -50,6 +50,15 @@ pub struct Opts {
     /// Always run cargo, even when an identical adapter was compiled before.
     #[arg(long)]
     no_cache: bool,
+    /// Then push the module to this registry repository (REGISTRY/REPO[:TAG]),
+    /// as `aip-builder push` does.
+    #[arg(long, value_name = "REGISTRY/REPO")]
+    push: Option<String>,
+    /// With --push: do not move the `latest` tag.
+    #[arg(long, requires = "push")]
+    no_latest: bool,
+    #[command(flatten)]
+    registry: crate::registry_args::RegistryArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -76,6 +85,12 @@ impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
         let mut progress = Progress::new(self.format);
+        // A bad destination is refused before anything is built.
+        let push_to = self
+            .push
+            .as_deref()
+            .map(crate::registry_args::module_ref)
+            .transpose()?;
         let (password, _) = password_from_env();
         let key = match &self.key {
             Some(k) => KeyRef::parse(k).map_err(user)?,
@@ -113,6 +128,16 @@ impl Opts {
                     internal(e)
                 }
             })?;
+        let pushed = match &push_to {
+            Some(dest) => Some(super::push::push_module(
+                &built.dir,
+                dest,
+                !self.no_latest,
+                &self.registry,
+                &mut progress,
+            )?),
+            None => None,
+        };
         let m = &built.manifest;
         match self.format {
             Format::Json => crate::outln!(
@@ -128,6 +153,7 @@ impl Opts {
                     "intents": m.intents.len(),
                     "net": m.permissions.net,
                     "warnings": built.warnings,
+                    "pushed": pushed,
                     "seconds": progress.total_secs(),
                 })
             ),
@@ -146,6 +172,9 @@ impl Opts {
                 m.artifact.digest,
                 progress.total_secs()
             ),
+        }
+        if let (Some(report), Format::Text) = (&pushed, self.format) {
+            super::push::print_report(report, self.format, &progress);
         }
         Ok(())
     }

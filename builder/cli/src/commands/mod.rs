@@ -3,8 +3,13 @@
 pub mod build;
 pub mod describe;
 pub mod generate;
+pub mod info;
+pub mod install;
 pub mod invoke;
 pub mod keygen;
+pub mod list;
+pub mod push;
+pub mod search;
 pub mod verify;
 
 use clap::Subcommand;
@@ -18,8 +23,20 @@ pub enum Command {
     Build(build::Opts),
     /// Render the adapter crate for a spec without compiling it.
     Generate(generate::Opts),
-    /// Verify a module's signature, digests and SBOM binding.
+    /// Verify a module's signature, digests and SBOM binding (a module
+    /// folder, or a module in a registry, in place).
     Verify(verify::Opts),
+    /// Push a module to an OCI registry: artifact, cosign signature, SBOM and
+    /// manifest.yaml (as referrers), version tag and `latest`.
+    Push(push::Opts),
+    /// Install a module from an OCI registry into modules/<name>/, verified.
+    Install(install::Opts),
+    /// Find modules in a registry by name, description or intent.
+    Search(search::Opts),
+    /// Describe a module repository: versions, signatures, intents, SBOM.
+    Info(info::Opts),
+    /// List installed modules and their status.
+    List(list::Opts),
     /// List a module's or a spec's operations.
     Describe(describe::Opts),
     /// Call one operation of a module in the embedded wasmtime host.
@@ -35,6 +52,11 @@ impl Command {
             Command::Build(opts) => opts.run(),
             Command::Generate(opts) => opts.run(),
             Command::Verify(opts) => opts.run(),
+            Command::Push(opts) => opts.run(),
+            Command::Install(opts) => opts.run(),
+            Command::Search(opts) => opts.run(),
+            Command::Info(opts) => opts.run(),
+            Command::List(opts) => opts.run(),
             Command::Describe(opts) => opts.run(),
             Command::Invoke(opts) => opts.run(),
             Command::Keygen(opts) => opts.run(),

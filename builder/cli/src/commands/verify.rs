@@ -1,22 +1,26 @@
-//! `aip-builder verify <MODULE_DIR> --key PUBKEYREF`
+//! `aip-builder verify <MODULE_DIR | REGISTRY/REPO@...> --key PUBKEYREF`
 
-use std::path::PathBuf;
+use std::path::Path;
 
-use aip_sign::{KeyRef, PublicKey};
+use aip_register::VerifyReport;
 use clap::Args;
 use serde_json::json;
 
 use crate::exit::{CliError, user};
 use crate::progress::Format;
+use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref, public_key};
 
-/// Verify a module's signature, digests and SBOM binding.
+/// Verify a module's signature, digests and SBOM binding: a module folder,
+/// or a module in a registry (in place, without installing it).
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// The module folder (e.g. modules/openai).
-    module: PathBuf,
-    /// The public key: a file path or env://VAR.
+    /// A module folder (e.g. modules/openai), or REGISTRY/REPO[@VERSION|:TAG|@sha256:...].
+    module: String,
+    /// The public key: a file path or env://VAR. Default: `key` in the config file.
     #[arg(long)]
-    key: String,
+    key: Option<String>,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -25,35 +29,63 @@ pub struct Opts {
 impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
-        let key_ref = KeyRef::parse(&self.key).map_err(user)?;
-        let key = PublicKey::from_pem(&key_ref.read().map_err(user)?, &key_ref.display())
-            .map_err(user)?;
-        match aip_register::verify_module(&self.module, &key) {
+        let (config, config_path) = self.registry.config()?;
+        let key =
+            public_key(self.key.as_deref(), &config, config_path.as_deref())?.ok_or_else(|| {
+                user(anyhow::anyhow!(
+                    "give the public key to verify with: --key cosign.pub"
+                ))
+            })?;
+        let result = if Path::new(&self.module).is_dir() {
+            aip_register::verify_module(Path::new(&self.module), &key)
+                .map_err(|e| user(anyhow::anyhow!("{}: {e}", self.module)))
+        } else {
+            let reference = module_ref(&self.module)?;
+            block_on(async {
+                let client = self.registry.connect(&reference.registry, &config).await?;
+                let fetched = aip_distribute::fetch(&client, &reference)
+                    .await
+                    .map_err(distribute_error)?;
+                aip_register::verify_staged(&fetched.module, &key).map_err(|e| {
+                    user(anyhow::anyhow!(
+                        "{} ({}): {e}",
+                        fetched.resolved,
+                        fetched.digest
+                    ))
+                })
+            })
+        };
+        match result {
             Ok(report) => {
-                match self.format {
-                    Format::Json => {
-                        crate::outln!("{}", json!({"verified": true, "report": report}))
-                    }
-                    Format::Text => {
-                        for check in &report.checks {
-                            crate::outln!("ok  {} ({})", check.name, check.detail);
-                        }
-                        crate::outln!(
-                            "verified {} {} ({})",
-                            report.name,
-                            report.version,
-                            report.artifact_digest
-                        );
-                    }
-                }
+                print_report(&report, self.format);
                 Ok(())
             }
             Err(e) => {
                 if self.format == Format::Json {
-                    crate::outln!("{}", json!({"verified": false, "error": e.to_string()}));
+                    crate::outln!(
+                        "{}",
+                        json!({"verified": false, "error": format!("{:#}", e.error)})
+                    );
                 }
-                Err(user(anyhow::anyhow!("{}: {e}", self.module.display())))
+                Err(e)
             }
+        }
+    }
+}
+
+fn print_report(report: &VerifyReport, format: Format) {
+    match format {
+        Format::Json => crate::outln!("{}", json!({"verified": true, "report": report})),
+        Format::Text => {
+            for check in &report.checks {
+                crate::outln!("ok  {} ({})", check.name, check.detail);
+            }
+            crate::outln!(
+                "verified {} {} ({})",
+                report.name,
+                report.version,
+                report.artifact_digest
+            );
         }
     }
 }

@@ -13,6 +13,8 @@ mod golden;
 mod grpc_e2e;
 mod image;
 mod proto;
+mod registry;
+mod registry_server;
 mod runtime_unit;
 mod service;
 mod verify;

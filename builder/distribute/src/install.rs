@@ -51,8 +51,12 @@ pub async fn install(
 ) -> Result<Installed, DistributeError> {
     let mut fetched = fetch(client, reference).await?;
     let verification = match options.key {
-        None if !fetched.signed => Verification::Unverified {
-            reason: "the module is not signed".into(),
+        _ if !fetched.signed => Verification::Unverified {
+            reason: format!(
+                "the module is not signed: {} has no {} tag",
+                fetched.resolved.repo_string(),
+                aip_package::cosign::signature_tag(&fetched.digest)
+            ),
         },
         None => Verification::Unverified {
             reason:

@@ -247,18 +247,77 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
     ]);
     assert!(String::from_utf8_lossy(&sig.stdout).contains("dev.cosignproject.cosign/signature"));
 
-    // skopeo copy into an OCI layout keeps the artifact byte for byte.
+    // skopeo copy into an OCI layout keeps the artifact byte for byte, and
+    // with its signature and referrers index beside it, it still verifies.
     let layout = work.path().join("copied");
+    let oci = |tag: &str| format!("oci:{}:{tag}", layout.display());
+    let src = |tag: &str| format!("docker://{dest}:{tag}");
     skopeo(&[
         "copy",
         "--src-tls-verify=false",
-        &format!("docker://{dest}:1.0.0"),
-        &format!("oci:{}:1.0.0", layout.display()),
+        &src("1.0.0"),
+        &oci("1.0.0"),
     ]);
     let copied: Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index.json"))
             .expect("json");
     assert_eq!(copied["manifests"][0]["digest"], json!(digest), "{copied}");
+    let unsigned = aip(
+        work.path(),
+        &["verify", &layout.display().to_string(), "--key", &pub_key()],
+    );
+    assert_eq!(unsigned.status.code(), Some(1), "{}", text(&unsigned));
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &src(&format!("{index_tag}.sig")),
+        &oci(&format!("{index_tag}.sig")),
+    ]);
+    skopeo(&[
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        &src(&index_tag),
+        &oci(&index_tag),
+    ]);
+    let out = aip(
+        work.path(),
+        &[
+            "verify",
+            &format!("{}:1.0.0", layout.display()),
+            "--key",
+            &pub_key(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The ORAS Python SDK pulls the component by its title annotation.
+    let oras_out = work.path().join("oras");
+    let script = format!(
+        "import oras.client\nc = oras.client.OrasClient(hostname='{host}', insecure=True)\nprint(c.pull(target='{dest}:1.0.0', outdir='{}'))",
+        oras_out.display()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the ORAS Python SDK (pip install oras; .ci/run installs it) pulls the module: {}",
+        text(&out)
+    );
+    let pulled =
+        std::fs::read(oras_out.join(format!("{NAME}.wasm"))).expect("oras wrote the component");
+    let layer = std::fs::read(
+        installed.join("oci/blobs/sha256").join(
+            manifest["layers"][0]["digest"]
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("sha256:"),
+        ),
+    )
+    .expect("installed layer");
+    assert_eq!(pulled, layer, "ORAS pulls the same component bytes");
 }
 
 #[test]

@@ -14,7 +14,9 @@ use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref,
 /// or a module in a registry (in place, without installing it).
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// A module folder (e.g. modules/openai), or REGISTRY/REPO[@VERSION|:TAG|@sha256:...].
+    /// A module folder (e.g. modules/openai), an OCI layout a module was
+    /// copied into (DIR or DIR:TAG, e.g. by skopeo copy), or
+    /// REGISTRY/REPO[@VERSION|:TAG|@sha256:...].
     module: String,
     /// The public key: a file path or env://VAR. Default: `key` in the config file.
     #[arg(long)]
@@ -36,7 +38,14 @@ impl Opts {
                     "give the public key to verify with: --key cosign.pub"
                 ))
             })?;
-        let result = if Path::new(&self.module).is_dir() {
+        let result = if let Some((dir, tag)) = oci_layout(&self.module) {
+            aip_distribute::read_layout_module(dir, tag)
+                .map_err(distribute_error)
+                .and_then(|module| {
+                    aip_register::verify_staged(&module, &key)
+                        .map_err(|e| user(anyhow::anyhow!("{}: {e}", self.module)))
+                })
+        } else if Path::new(&self.module).is_dir() {
             aip_register::verify_module(Path::new(&self.module), &key)
                 .map_err(|e| user(anyhow::anyhow!("{}: {e}", self.module)))
         } else {
@@ -71,6 +80,16 @@ impl Opts {
             }
         }
     }
+}
+
+/// `DIR` or `DIR:TAG` when DIR is an OCI image layout (not a module folder).
+fn oci_layout(arg: &str) -> Option<(&Path, Option<&str>)> {
+    let is_layout = |dir: &Path| dir.join("oci-layout").is_file();
+    if is_layout(Path::new(arg)) {
+        return Some((Path::new(arg), None));
+    }
+    let (dir, tag) = arg.rsplit_once(':')?;
+    is_layout(Path::new(dir)).then_some((Path::new(dir), Some(tag)))
 }
 
 fn print_report(report: &VerifyReport, format: Format) {

@@ -672,3 +672,125 @@ fn bad_references_and_unreachable_registries_are_clear_errors() {
     );
     assert!(!work.path().join("modules").exists());
 }
+
+/// Runs aip-builder with extra environment variables (and no inherited
+/// registry credentials).
+fn aip_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aip-builder"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("COSIGN_PASSWORD", crate::support::PASSWORD)
+        .env_remove("AIP_REGISTRY_USERNAME")
+        .env_remove("AIP_REGISTRY_PASSWORD")
+        .env("DOCKER_CONFIG", cwd.join("no-docker-config"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("aip-builder runs")
+}
+
+#[test]
+fn registry_credentials_come_from_the_environment_or_docker_config_and_never_leak() {
+    const SECRET: &str = "s3cret-registry-pw";
+    let registry = Registry::start_with_auth("ci-bot", SECRET);
+    let host = registry.host();
+    let dest = format!("{host}/acme/private");
+    let work = tempfile::tempdir().expect("tempdir");
+    let spec = repo(SPEC).display().to_string();
+    let key = keys().1.display().to_string();
+    let built = aip(
+        work.path(),
+        &[
+            "build",
+            &spec,
+            "--name",
+            NAME,
+            "--version",
+            "1.0.0",
+            "--key",
+            &key,
+            "--out",
+            "modules",
+        ],
+    );
+    assert!(built.status.success(), "{}", text(&built));
+    let module = work.path().join("modules").join(NAME).display().to_string();
+    let leaks = |out: &Output| {
+        let all = text(out);
+        assert!(
+            !all.contains(SECRET),
+            "the password must never be printed:\n{all}"
+        );
+    };
+
+    // Anonymous: refused, with a hint; exit 1 (the user's to fix).
+    let out = aip_env(work.path(), &["push", &module, &dest], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused")
+            && stderr.contains("anonymous")
+            && stderr.contains("AIP_REGISTRY_USERNAME"),
+        "{stderr}"
+    );
+
+    // A wrong password: refused, and neither password is printed.
+    let out = aip_env(
+        work.path(),
+        &["push", &module, &dest],
+        &[
+            ("AIP_REGISTRY_USERNAME", "ci-bot"),
+            ("AIP_REGISTRY_PASSWORD", "wrong-pw-123"),
+            ("AIP_LOG", "debug"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!text(&out).contains("wrong-pw-123"), "{}", text(&out));
+
+    // From the environment, with debug logging on: pushed, nothing leaked.
+    let out = aip_env(
+        work.path(),
+        &["push", &module, &dest],
+        &[
+            ("AIP_REGISTRY_USERNAME", "ci-bot"),
+            ("AIP_REGISTRY_PASSWORD", SECRET),
+            ("AIP_LOG", "debug"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    leaks(&out);
+
+    // From ~/.docker/config.json (DOCKER_CONFIG), as `docker login` writes it.
+    let docker = work.path().join("docker");
+    std::fs::create_dir_all(&docker).expect("mkdir");
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("ci-bot:{SECRET}"));
+    std::fs::write(
+        docker.join("config.json"),
+        json!({"auths": {host.clone(): {"auth": auth}}}).to_string(),
+    )
+    .expect("write");
+    let docker_dir = docker.display().to_string();
+    let key = pub_key();
+    let out = aip_env(
+        work.path(),
+        &[
+            "install",
+            &dest,
+            "--key",
+            &key,
+            "--require-signed",
+            "--out",
+            "installed",
+        ],
+        &[("DOCKER_CONFIG", &docker_dir), ("AIP_LOG", "debug")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    leaks(&out);
+    for file in crate::support::snapshot(&work.path().join("installed")).values() {
+        assert!(
+            !String::from_utf8_lossy(file).contains(SECRET),
+            "no installed file holds the password"
+        );
+    }
+}

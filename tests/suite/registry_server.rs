@@ -17,6 +17,8 @@ pub struct Registry {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// `user:bcrypt-hash` for htpasswd auth, if any.
+    htpasswd: Option<String>,
 }
 
 fn free_port() -> u16 {
@@ -29,11 +31,22 @@ fn free_port() -> u16 {
 impl Registry {
     /// Starts a registry with deletes enabled (the tampering tests delete).
     pub fn start() -> Registry {
+        Registry::launch(None)
+    }
+
+    /// Starts a registry that requires `user`/`password` (htpasswd, basic auth).
+    pub fn start_with_auth(user: &str, password: &str) -> Registry {
+        let hash = bcrypt::hash(password, 4).expect("bcrypt");
+        Registry::launch(Some(format!("{user}:{hash}")))
+    }
+
+    fn launch(htpasswd: Option<String>) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut registry = Registry {
             dir,
             port: free_port(),
             child: None,
+            htpasswd,
         };
         registry.spawn();
         registry
@@ -41,15 +54,20 @@ impl Registry {
 
     fn spawn(&mut self) {
         let config = self.dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{}\n",
-                self.dir.path().join("data").display(),
-                self.port
-            ),
-        )
-        .expect("write registry config");
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{}\n",
+            self.dir.path().join("data").display(),
+            self.port
+        );
+        if let Some(line) = &self.htpasswd {
+            let file = self.dir.path().join("htpasswd");
+            std::fs::write(&file, format!("{line}\n")).expect("write htpasswd");
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: aip-test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, yaml).expect("write registry config");
         let log = std::fs::File::create(self.dir.path().join("registry.log")).expect("log");
         let child = Command::new("docker-registry")
             .args(["serve", &config.display().to_string()])
@@ -63,7 +81,8 @@ impl Registry {
             if api()
                 .get(&format!("http://{}/v2/", self.host()))
                 .call()
-                .is_ok_and(|r| r.status() == 200)
+                // 401: up, with auth required.
+                .is_ok_and(|r| r.status() == 200 || r.status() == 401)
             {
                 return;
             }

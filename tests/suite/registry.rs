@@ -463,6 +463,31 @@ fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothi
         .expect("sig");
     api.delete_manifest("acme/unsigned", &sig_digest);
     refused(&format!("{host}/acme/unsigned"), "not signed");
+    // `require_signed = true` and `key` in the config file do the same
+    // without flags.
+    let configured = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&keys().2, configured.path().join("trusted.pub")).expect("copy key");
+    std::fs::write(
+        configured.path().join("aip-builder.toml"),
+        "require_signed = true\nkey = \"trusted.pub\"\n",
+    )
+    .expect("config");
+    let out = aip(
+        configured.path(),
+        &[
+            "install",
+            &format!("{host}/acme/unsigned"),
+            "--out",
+            "modules",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not signed"),
+        "{}",
+        text(&out)
+    );
+    assert!(!configured.path().join("modules").join(NAME).exists());
     // Without --require-signed it installs, marked Unverified, with a warning.
     let work = tempfile::tempdir().expect("tempdir");
     let out = install(work.path(), &format!("{host}/acme/unsigned"), &[]);
@@ -650,6 +675,20 @@ fn bad_references_and_unreachable_registries_are_clear_errors() {
             text(&out)
         );
     }
+    // A config file with a typo is named, not ignored.
+    std::fs::write(
+        work.path().join("aip-builder.toml"),
+        "require_signd = true\n",
+    )
+    .expect("config");
+    let out = aip(work.path(), &["install", "localhost:5000/weather"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("aip-builder.toml") && stderr.contains("require_signd"),
+        "{stderr}"
+    );
+    std::fs::remove_file(work.path().join("aip-builder.toml")).expect("rm");
     // Nothing listens on this port: a registry error after bounded retries.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -793,4 +832,69 @@ fn registry_credentials_come_from_the_environment_or_docker_config_and_never_lea
             "no installed file holds the password"
         );
     }
+}
+
+#[test]
+fn service_images_travel_through_the_registry_and_run_after_install() {
+    let registry = Registry::start();
+    let dest = format!("{}/acme/e2e-grpc", registry.host());
+    let work = tempfile::tempdir().expect("tempdir");
+    let spec = repo(SPEC).display().to_string();
+    let key = keys().1.display().to_string();
+    let built = aip_json(
+        work.path(),
+        &[
+            "build",
+            &spec,
+            "--name",
+            NAME,
+            "--target",
+            "grpc",
+            "--version",
+            "2.0.0",
+            "--key",
+            &key,
+            "--out",
+            "modules",
+            "--push",
+            &dest,
+        ],
+    );
+    let digest = built["pushed"]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // An image: plain `skopeo inspect` reads its config.
+    let inspect = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{dest}:2.0.0"),
+    ]);
+    let inspect: Value = serde_json::from_slice(&inspect.stdout).expect("json");
+    assert_eq!(inspect["Digest"], json!(digest), "{inspect}");
+    assert_eq!(
+        (inspect["Os"].as_str(), inspect["Architecture"].as_str()),
+        (Some("linux"), Some("amd64"))
+    );
+
+    let target = tempfile::tempdir().expect("tempdir");
+    let out = install(target.path(), &dest, &["--require-signed"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let installed = target.path().join("modules").join(NAME);
+    let vendor = FakeVendor::start(|_| json_reply(json!({"id": 7, "name": "seven"})));
+    let server = format!("{}/v2", vendor.url());
+    let (out, result) = invoke(
+        &installed,
+        "getItem",
+        r#"{"itemId":7}"#,
+        &["--server", &server, "--credential", "headerKey=hk"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        result["output"],
+        json!({"id": 7, "name": "seven"}),
+        "{}",
+        text(&out)
+    );
 }

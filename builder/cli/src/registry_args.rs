@@ -69,6 +69,17 @@ impl RegistryArgs {
         Ok((config, Some(path)))
     }
 
+    /// The config file's settings and the public key: `--key` (`key_flag`),
+    /// else the config file's `key`.
+    pub fn config_and_key(
+        &self,
+        key_flag: Option<&str>,
+    ) -> Result<(Config, Option<PublicKey>), CliError> {
+        let (config, path) = self.config()?;
+        let key = public_key(key_flag, &config, path.as_deref())?;
+        Ok((config, key))
+    }
+
     /// Client options for `registry`.
     pub fn client_options(&self, registry: &str, config: &Config) -> ClientOptions {
         let mut insecure = config.insecure_registries.clone();
@@ -106,7 +117,7 @@ impl RegistryArgs {
 
 /// The public key from `--key`, else the config file's `key` (relative to
 /// the config file).
-pub fn public_key(
+fn public_key(
     flag: Option<&str>,
     config: &Config,
     config_path: Option<&Path>,

@@ -83,15 +83,7 @@ pub async fn fetch(
     reference: &ModuleRef,
 ) -> Result<Fetched, DistributeError> {
     let resolved = resolve(client, reference).await?;
-    let at = match &resolved.selector {
-        Selector::Digest(d) => resolved.at_digest(d),
-        Selector::Tag(t) => resolved.at_tag(t),
-        _ => resolved.at_tag("latest"),
-    };
-    let (artifact_bytes, digest) = client
-        .manifest(&at)
-        .await?
-        .ok_or_else(|| DistributeError::NotFound(format!("{resolved} is not in the registry")))?;
+    let (artifact_bytes, digest) = resolved_manifest(client, &resolved).await?;
     let artifact = parse_manifest(&artifact_bytes, &format!("{resolved}"))?;
     let mut layout = LayoutBuilder::new();
     for desc in std::iter::once(&artifact.config).chain(&artifact.layers) {
@@ -208,6 +200,22 @@ pub async fn fetch(
         manifest,
         signed: signature.is_some(),
     })
+}
+
+/// The manifest bytes and digest `resolved` (a tag or digest) points at.
+pub(crate) async fn resolved_manifest(
+    client: &RegistryClient,
+    resolved: &ModuleRef,
+) -> Result<(Vec<u8>, String), DistributeError> {
+    let at = match &resolved.selector {
+        Selector::Digest(d) => resolved.at_digest(d),
+        Selector::Tag(t) => resolved.at_tag(t),
+        Selector::Latest | Selector::Version(_) => resolved.at_tag("latest"),
+    };
+    client
+        .manifest(&at)
+        .await?
+        .ok_or_else(|| DistributeError::NotFound(format!("{resolved} is not in the registry")))
 }
 
 /// The one layer of media type `media_type` of a referrer manifest.

@@ -8,7 +8,7 @@ use crate::DistributeError;
 use crate::client::RegistryClient;
 use crate::fetch::{SignatureState, resolve, signature_state};
 use crate::push::MANIFEST_ARTIFACT_TYPE;
-use crate::reference::{ModuleRef, Selector};
+use crate::reference::ModuleRef;
 use crate::version::tag_version;
 
 /// One version of a module in a registry.
@@ -171,15 +171,7 @@ async fn describe_version(
     client: &RegistryClient,
     resolved: &ModuleRef,
 ) -> Result<(ModuleManifest, SbomSummary), DistributeError> {
-    let at = match &resolved.selector {
-        Selector::Digest(d) => resolved.at_digest(d),
-        Selector::Tag(t) => resolved.at_tag(t),
-        _ => resolved.at_tag("latest"),
-    };
-    let (_, digest) = client
-        .manifest(&at)
-        .await?
-        .ok_or_else(|| DistributeError::NotFound(format!("{resolved} is not in the registry")))?;
+    let (_, digest) = crate::fetch::resolved_manifest(client, resolved).await?;
     let referrers = client.referrers(resolved, &digest).await?;
     let yaml_ref = referrers
         .iter()

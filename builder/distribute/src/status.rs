@@ -267,7 +267,15 @@ async fn client_for<'a>(
     warnings: &mut Vec<String>,
 ) -> Option<&'a RegistryClient> {
     if !clients.contains_key(registry) {
-        let client = match RegistryClient::connect(registry, options).await {
+        // `list` is a glance: one retry, not a push's patience.
+        let options = ClientOptions {
+            retry: crate::RetryPolicy {
+                attempts: 2,
+                ..options.retry
+            },
+            ..options.clone()
+        };
+        let client = match RegistryClient::connect(registry, &options).await {
             Ok(client) => Some(client),
             Err(e) => {
                 warnings.push(format!("{registry}: {e}"));

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::exit::CliError;
 use crate::progress::Format;
-use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref, public_key};
+use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref};
 
 /// Describe a module repository: versions, digests, sizes, signatures,
 /// intents and SBOM.
@@ -27,8 +27,7 @@ impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
         let reference = module_ref(&self.reference)?;
-        let (config, config_path) = self.registry.config()?;
-        let key = public_key(self.key.as_deref(), &config, config_path.as_deref())?;
+        let (config, key) = self.registry.config_and_key(self.key.as_deref())?;
         let info = block_on(async {
             let client = self.registry.connect(&reference.registry, &config).await?;
             aip_distribute::info(&client, &reference, key.as_ref())

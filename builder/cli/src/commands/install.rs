@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::exit::{CliError, user};
 use crate::progress::{Format, Progress};
-use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref, public_key};
+use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref};
 
 /// Install a module from an OCI registry into modules/<name>/, verified.
 #[derive(Debug, Args)]
@@ -39,8 +39,7 @@ impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
         let reference = module_ref(&self.reference)?;
-        let (config, config_path) = self.registry.config()?;
-        let key = public_key(self.key.as_deref(), &config, config_path.as_deref())?;
+        let (config, key) = self.registry.config_and_key(self.key.as_deref())?;
         let require_signed = self.require_signed || config.require_signed;
         if require_signed && key.is_none() {
             return Err(user(anyhow::anyhow!(

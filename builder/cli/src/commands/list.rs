@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::exit::CliError;
 use crate::progress::{Format, Progress};
-use crate::registry_args::{RegistryArgs, block_on, distribute_error, public_key};
+use crate::registry_args::{RegistryArgs, block_on, distribute_error};
 
 /// List installed modules with their status (Installed, Not Installed,
 /// Needs Update, Unverified).
@@ -33,8 +33,7 @@ pub struct Opts {
 impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
-        let (config, config_path) = self.registry.config()?;
-        let key = public_key(self.key.as_deref(), &config, config_path.as_deref())?;
+        let (config, key) = self.registry.config_and_key(self.key.as_deref())?;
         let options = self
             .registry
             .client_options(self.registry_host.as_deref().unwrap_or_default(), &config);

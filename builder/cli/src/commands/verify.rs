@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::exit::{CliError, user};
 use crate::progress::Format;
-use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref, public_key};
+use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref};
 
 /// Verify a module's signature, digests and SBOM binding: a module folder,
 /// or a module in a registry (in place, without installing it).
@@ -31,13 +31,12 @@ pub struct Opts {
 impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
-        let (config, config_path) = self.registry.config()?;
-        let key =
-            public_key(self.key.as_deref(), &config, config_path.as_deref())?.ok_or_else(|| {
-                user(anyhow::anyhow!(
-                    "give the public key to verify with: --key cosign.pub"
-                ))
-            })?;
+        let (config, key) = self.registry.config_and_key(self.key.as_deref())?;
+        let key = key.ok_or_else(|| {
+            user(anyhow::anyhow!(
+                "give the public key to verify with: --key cosign.pub (or `key` in the config file)"
+            ))
+        })?;
         let result = if let Some((dir, tag)) = oci_layout(&self.module) {
             aip_distribute::read_layout_module(dir, tag)
                 .map_err(distribute_error)

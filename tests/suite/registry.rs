@@ -377,6 +377,11 @@ fn versions_resolve_by_semver_and_older_ones_roll_back() {
     assert!(by_digest.status.success(), "{}", text(&by_digest));
     assert_eq!(installed_version(work.path()), "0.9.0");
 
+    // A repository that is not there is named.
+    let out = install(work.path(), &format!("{}/acme/nothing-here", registry.host()), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no repository acme/nothing-here"), "{}", text(&out));
+
     // Pre-releases only when asked for: @2 has only 2.0.0-beta.1.
     let out = install(work.path(), &format!("{dest}@2"), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

@@ -233,7 +233,7 @@ impl RegistryClient {
             let last = repos.last().cloned();
             let page = self
                 .retrying(
-                    || "list the catalog of".to_string(),
+                    || "list the repositories (catalog)".to_string(),
                     || {
                         self.client.catalog(
                             &probe,

@@ -378,9 +378,17 @@ fn versions_resolve_by_semver_and_older_ones_roll_back() {
     assert_eq!(installed_version(work.path()), "0.9.0");
 
     // A repository that is not there is named.
-    let out = install(work.path(), &format!("{}/acme/nothing-here", registry.host()), &[]);
+    let out = install(
+        work.path(),
+        &format!("{}/acme/nothing-here", registry.host()),
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("has no repository acme/nothing-here"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no repository acme/nothing-here"),
+        "{}",
+        text(&out)
+    );
 
     // Pre-releases only when asked for: @2 has only 2.0.0-beta.1.
     let out = install(work.path(), &format!("{dest}@2"), &[]);
@@ -901,5 +909,77 @@ fn service_images_travel_through_the_registry_and_run_after_install() {
         json!({"id": 7, "name": "seven"}),
         "{}",
         text(&out)
+    );
+}
+
+#[test]
+fn registries_behind_a_token_service_are_reached_with_bearer_tokens() {
+    const SECRET: &str = "token-flow-pw-42";
+    let tokens = crate::registry_server::TokenServer::start("ci-bot", SECRET);
+    let registry = Registry::start_with_token_auth(&tokens);
+    let dest = format!("{}/acme/tokened", registry.host());
+    let work = tempfile::tempdir().expect("tempdir");
+    let spec = repo(SPEC).display().to_string();
+    let key = keys().1.display().to_string();
+    let built = aip(
+        work.path(),
+        &[
+            "build",
+            &spec,
+            "--name",
+            NAME,
+            "--version",
+            "1.0.0",
+            "--key",
+            &key,
+            "--out",
+            "modules",
+        ],
+    );
+    assert!(built.status.success(), "{}", text(&built));
+    let module = work.path().join("modules").join(NAME).display().to_string();
+
+    // Anonymous: the token service refuses, and so the push is refused.
+    let out = aip_env(work.path(), &["push", &module, &dest], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(tokens.issued(), 0);
+
+    // With credentials: exchanged for bearer tokens, push and install work.
+    let creds = [
+        ("AIP_REGISTRY_USERNAME", "ci-bot"),
+        ("AIP_REGISTRY_PASSWORD", SECRET),
+        ("AIP_LOG", "debug"),
+    ];
+    let out = aip_env(work.path(), &["push", &module, &dest], &creds);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(SECRET));
+    assert!(tokens.issued() > 0, "the token service issued tokens");
+    let key = pub_key();
+    let out = aip_env(
+        work.path(),
+        &[
+            "install",
+            &dest,
+            "--key",
+            &key,
+            "--require-signed",
+            "--out",
+            "installed",
+        ],
+        &creds,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains(SECRET));
+    assert!(
+        work.path()
+            .join("installed")
+            .join(NAME)
+            .join("manifest.yaml")
+            .is_file()
     );
 }

@@ -17,8 +17,8 @@ pub struct Registry {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
-    /// `user:bcrypt-hash` for htpasswd auth, if any.
-    htpasswd: Option<String>,
+    /// The `auth:` section of its config (empty: anonymous).
+    auth_yaml: String,
 }
 
 fn free_port() -> u16 {
@@ -31,22 +31,42 @@ fn free_port() -> u16 {
 impl Registry {
     /// Starts a registry with deletes enabled (the tampering tests delete).
     pub fn start() -> Registry {
-        Registry::launch(None)
+        Registry::launch(|_| String::new())
     }
 
     /// Starts a registry that requires `user`/`password` (htpasswd, basic auth).
     pub fn start_with_auth(user: &str, password: &str) -> Registry {
         let hash = bcrypt::hash(password, 4).expect("bcrypt");
-        Registry::launch(Some(format!("{user}:{hash}")))
+        Registry::launch(|dir| {
+            let file = dir.join("htpasswd");
+            std::fs::write(&file, format!("{user}:{hash}\n")).expect("write htpasswd");
+            format!(
+                "auth:\n  htpasswd:\n    realm: aip-test\n    path: {}\n",
+                file.display()
+            )
+        })
     }
 
-    fn launch(htpasswd: Option<String>) -> Registry {
+    /// Starts a registry that requires bearer tokens from `tokens` (the
+    /// distribution token flow: 401 with a Bearer challenge naming the
+    /// token service, which takes basic credentials and answers a JWT).
+    pub fn start_with_token_auth(tokens: &TokenServer) -> Registry {
+        let (realm, cert) = (tokens.realm(), tokens.cert_path.display().to_string());
+        Registry::launch(move |_| {
+            format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {cert}\n"
+            )
+        })
+    }
+
+    fn launch(auth: impl FnOnce(&std::path::Path) -> String) -> Registry {
         let dir = tempfile::tempdir().expect("tempdir");
+        let auth_yaml = auth(dir.path());
         let mut registry = Registry {
             dir,
             port: free_port(),
             child: None,
-            htpasswd,
+            auth_yaml,
         };
         registry.spawn();
         registry
@@ -59,14 +79,7 @@ impl Registry {
             self.dir.path().join("data").display(),
             self.port
         );
-        if let Some(line) = &self.htpasswd {
-            let file = self.dir.path().join("htpasswd");
-            std::fs::write(&file, format!("{line}\n")).expect("write htpasswd");
-            yaml.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: aip-test\n    path: {}\n",
-                file.display()
-            ));
-        }
+        yaml.push_str(&self.auth_yaml);
         std::fs::write(&config, yaml).expect("write registry config");
         let log = std::fs::File::create(self.dir.path().join("registry.log")).expect("log");
         let child = Command::new("docker-registry")
@@ -401,4 +414,151 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, state: &ProxyState) {
     }
     let _ = server_write.shutdown(std::net::Shutdown::Write);
     let _ = back.join();
+}
+
+/// `service` the token server issues tokens for.
+pub const TOKEN_SERVICE: &str = "aip-test-registry";
+/// `iss` of its tokens.
+pub const TOKEN_ISSUER: &str = "aip-test-issuer";
+
+/// A registry token service (the test playing an identity provider): checks
+/// basic credentials and answers ES256 JWTs granting the requested scopes,
+/// signed by a self-signed certificate the registry trusts.
+pub struct TokenServer {
+    _dir: tempfile::TempDir,
+    cert_path: std::path::PathBuf,
+    port: u16,
+    issued: Arc<AtomicUsize>,
+}
+
+impl TokenServer {
+    /// Starts it; `user`/`password` are the only valid credentials.
+    pub fn start(user: &str, password: &str) -> TokenServer {
+        use base64::Engine;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key_path = dir.path().join("key.pem");
+        let cert_path = dir.path().join("cert.pem");
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=aip-test-token-signer",
+            ])
+            .arg("-keyout")
+            .arg(&key_path)
+            .arg("-out")
+            .arg(&cert_path)
+            .output()
+            .unwrap_or_else(|e| panic!("openssl must be installed (.ci/run installs it): {e}"));
+        assert!(
+            out.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key_pem = std::fs::read_to_string(&key_path).expect("key");
+        let signing_key =
+            <p256::ecdsa::SigningKey as p256::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&key_pem)
+                .expect("p256 key");
+        let cert_pem = std::fs::read_to_string(&cert_path).expect("cert");
+        let cert_b64: String = cert_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("token server");
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .expect("port");
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        let issued = Arc::new(AtomicUsize::new(0));
+        let count = issued.clone();
+        let user = user.to_string();
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                let authorized = request
+                    .headers()
+                    .iter()
+                    .any(|h| h.field.equiv("Authorization") && h.value.as_str() == expected);
+                if !authorized {
+                    let _ = request.respond(
+                        tiny_http::Response::from_string(
+                            "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}",
+                        )
+                        .with_status_code(401),
+                    );
+                    continue;
+                }
+                let url = request.url().to_string();
+                let access: Vec<serde_json::Value> = url
+                    .split(['?', '&'])
+                    .filter_map(|kv| kv.strip_prefix("scope="))
+                    .map(|scope| scope.replace("%3A", ":").replace("%2F", "/").replace("%2C", ","))
+                    .filter_map(|scope| {
+                        let mut parts = scope.splitn(3, ':');
+                        let (kind, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+                        Some(serde_json::json!({"type": kind, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                    })
+                    .collect();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let b64 =
+                    |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+                let header = serde_json::json!({"alg": "ES256", "typ": "JWT", "x5c": [cert_b64]});
+                let claims = serde_json::json!({
+                    "iss": TOKEN_ISSUER, "sub": user, "aud": TOKEN_SERVICE,
+                    "exp": now + 300, "nbf": now - 10, "iat": now,
+                    "jti": format!("t{}", count.fetch_add(1, Ordering::SeqCst)),
+                    "access": access,
+                });
+                let signing_input = format!(
+                    "{}.{}",
+                    b64(header.to_string().as_bytes()),
+                    b64(claims.to_string().as_bytes())
+                );
+                let signature: p256::ecdsa::Signature =
+                    p256::ecdsa::signature::Signer::sign(&signing_key, signing_input.as_bytes());
+                let jwt = format!("{signing_input}.{}", b64(&signature.to_bytes()));
+                let body =
+                    serde_json::json!({"token": jwt, "access_token": jwt, "expires_in": 300})
+                        .to_string();
+                let _ = request.respond(
+                    tiny_http::Response::from_string(body).with_header(
+                        tiny_http::Header::from_bytes("Content-Type", "application/json")
+                            .expect("header"),
+                    ),
+                );
+            }
+        });
+        TokenServer {
+            _dir: dir,
+            cert_path,
+            port,
+            issued,
+        }
+    }
+
+    /// The token endpoint URL (the registry's `realm`).
+    pub fn realm(&self) -> String {
+        format!("http://127.0.0.1:{}/token", self.port)
+    }
+
+    /// Tokens issued so far.
+    pub fn issued(&self) -> usize {
+        self.issued.load(Ordering::SeqCst)
+    }
 }

@@ -86,6 +86,31 @@ pub async fn push(
 ) -> Result<PushReport, DistributeError> {
     let plan = PushPlan::read(module_dir)?;
     let digest = plan.artifact.digest.clone();
+    let sig_tag = signature_tag(&digest);
+
+    // 0. Nothing to do when the registry already has all of it.
+    if let Some(tags) = already_pushed(client, dest, &plan, options).await? {
+        on(PushEvent::Note(format!(
+            "already in {}: artifact, signature, referrers and tags {}; nothing sent",
+            dest.repo_string(),
+            tags.join(", ")
+        )));
+        return Ok(PushReport {
+            reference: format!("{}@{digest}", dest.repo_string()),
+            digest,
+            tags,
+            blobs_uploaded: 0,
+            bytes_uploaded: 0,
+            blobs_present: plan.blobs.blobs().count(),
+            signature_tag: sig_tag,
+            referrers: plan
+                .referrers
+                .iter()
+                .map(|(_, d)| d.digest.clone())
+                .collect(),
+            referrers_index_written: false,
+        });
+    }
 
     // 1. Blobs, skipping those already there.
     let (mut uploaded, mut present, mut bytes_uploaded) = (0, 0, 0);
@@ -119,7 +144,6 @@ pub async fn push(
     for (what, referrer) in &plan.referrers {
         push_manifest(client, dest, &plan, what, referrer, None, on).await?;
     }
-    let sig_tag = signature_tag(&digest);
     push_manifest(
         client,
         dest,
@@ -193,6 +217,61 @@ pub async fn push(
             .collect(),
         referrers_index_written,
     })
+}
+
+/// The tags the push would leave, if the registry already holds every part
+/// of it: the version (and extra) tag and the signature tag on the right
+/// digests, the referrers listed, and `latest` where it would point.
+/// Manifests are content-addressed, so a matching digest means every blob
+/// they name is there too.
+async fn already_pushed(
+    client: &RegistryClient,
+    dest: &ModuleRef,
+    plan: &PushPlan,
+    options: &PushOptions,
+) -> Result<Option<Vec<String>>, DistributeError> {
+    let points_at = async |tag: &str, digest: &str| -> Result<bool, DistributeError> {
+        Ok(client
+            .manifest(&dest.at_tag(tag))
+            .await?
+            .is_some_and(|(_, d)| d == digest))
+    };
+    let digest = &plan.artifact.digest;
+    let mut tags = vec![plan.version_tag.clone()];
+    tags.extend(
+        options
+            .extra_tag
+            .iter()
+            .filter(|t| **t != plan.version_tag)
+            .cloned(),
+    );
+    for tag in &tags {
+        if !points_at(tag, digest).await? {
+            return Ok(None);
+        }
+    }
+    if !points_at(&signature_tag(digest), &plan.signature.digest).await? {
+        return Ok(None);
+    }
+    let listed = client.referrers(dest, digest).await?;
+    if !plan
+        .referrers
+        .iter()
+        .all(|(_, r)| listed.iter().any(|l| l.digest == r.digest))
+    {
+        return Ok(None);
+    }
+    if options.latest {
+        if points_at("latest", digest).await? {
+            tags.push("latest".into());
+        } else if latest_blocker(client, dest, &plan.version_tag)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+    }
+    Ok(Some(tags))
 }
 
 /// Uploads one manifest of the plan under `tag`, or its digest.

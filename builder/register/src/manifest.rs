@@ -249,9 +249,16 @@ impl ModuleManifest {
 
 /// Validates a manifest value against [`MANIFEST_SCHEMA`].
 pub fn validate(value: &Value) -> Result<(), RegisterError> {
-    let schema: Value = serde_json::from_str(MANIFEST_SCHEMA)
-        .map_err(|e| RegisterError::Manifest(format!("schema: {e}")))?;
-    let validator = jsonschema::validator_for(&schema)
+    // Compiling the validator (which checks the schema against the 2020-12
+    // meta-schema) costs ~80 ms; do it once per process.
+    static VALIDATOR: std::sync::OnceLock<Result<jsonschema::Validator, String>> =
+        std::sync::OnceLock::new();
+    let validator = VALIDATOR
+        .get_or_init(|| {
+            let schema: Value = serde_json::from_str(MANIFEST_SCHEMA).map_err(|e| e.to_string())?;
+            jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+        })
+        .as_ref()
         .map_err(|e| RegisterError::Manifest(format!("schema: {e}")))?;
     let problems: Vec<String> = validator
         .iter_errors(value)

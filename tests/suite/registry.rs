@@ -983,3 +983,61 @@ fn registries_behind_a_token_service_are_reached_with_bearer_tokens() {
             .is_file()
     );
 }
+
+#[test]
+fn plain_http_is_used_only_for_loopback_names_or_when_allowed() {
+    // The same registry reached as 127.0.0.2: loopback, but not one of the
+    // names (127.0.0.1, localhost, [::1]) that may use plain HTTP unasked.
+    let registry = Registry::start();
+    let proxy = Proxy::start_at("127.0.0.2", registry.addr());
+    let dest = format!("{}/acme/plain", proxy.host());
+    let work = tempfile::tempdir().expect("tempdir");
+    let spec = repo(SPEC).display().to_string();
+    let key = keys().1.display().to_string();
+    let built = aip(
+        work.path(),
+        &[
+            "build", &spec, "--name", NAME, "--key", &key, "--out", "modules",
+        ],
+    );
+    assert!(built.status.success(), "{}", text(&built));
+    let module = work.path().join("modules").join(NAME).display().to_string();
+
+    let out = aip(work.path(), &["push", &module, &dest]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "HTTPS to a plain-HTTP registry fails: {}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--insecure-registry"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(proxy.uploads(), 0, "nothing was sent in the clear");
+
+    let out = aip(
+        work.path(),
+        &["push", &module, &dest, "--insecure-registry"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(
+        work.path().join("aip-builder.toml"),
+        format!("insecure_registries = [\"{}\"]\n", proxy.host()),
+    )
+    .expect("config");
+    let out = aip(
+        work.path(),
+        &[
+            "install",
+            &dest,
+            "--key",
+            &pub_key(),
+            "--require-signed",
+            "--out",
+            "installed",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}

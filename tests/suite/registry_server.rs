@@ -290,6 +290,7 @@ impl RegistryApi {
 /// (`POST /v2/…/blobs/uploads/`), can answer the first connections with
 /// 503, and can kill the registry just before forwarding the n-th upload.
 pub struct Proxy {
+    ip: String,
     port: u16,
     state: Arc<ProxyState>,
 }
@@ -305,7 +306,13 @@ struct ProxyState {
 impl Proxy {
     /// Starts a proxy to `upstream`.
     pub fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        Proxy::start_at("127.0.0.1", upstream)
+    }
+
+    /// Starts a proxy to `upstream` listening on `ip` (e.g. 127.0.0.2, a
+    /// loopback address the plain-HTTP rule does not cover).
+    pub fn start_at(ip: &str, upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind((ip, 0)).expect("bind proxy");
         let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(ProxyState::default());
         let shared = state.clone();
@@ -315,12 +322,16 @@ impl Proxy {
                 std::thread::spawn(move || serve(client, upstream, &state));
             }
         });
-        Proxy { port, state }
+        Proxy {
+            ip: ip.to_string(),
+            port,
+            state,
+        }
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `IP:PORT`.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.ip, self.port)
     }
 
     /// Blob uploads started through the proxy so far.

@@ -72,6 +72,7 @@ pub struct RegistryClient {
     credentials: Credentials,
     registry: String,
     retry: RetryPolicy,
+    plain_http: bool,
 }
 
 impl RegistryClient {
@@ -94,7 +95,8 @@ impl RegistryClient {
         // reqwest is built without a default crypto provider; use ring, as
         // tonic does. Installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let protocol = if options.is_plain_http(registry) {
+        let plain_http = options.is_plain_http(registry);
+        let protocol = if plain_http {
             ClientProtocol::Http
         } else {
             ClientProtocol::Https
@@ -120,6 +122,7 @@ impl RegistryClient {
             credentials,
             registry: registry.to_string(),
             retry: options.retry,
+            plain_http,
         })
     }
 
@@ -174,11 +177,18 @@ impl RegistryClient {
                 credentials: self.credentials.source.clone(),
             };
         }
-        let reason = if attempts > 1 {
+        let mut reason = if attempts > 1 {
             format!("{} (gave up after {attempts} attempts)", describe(e))
         } else {
             describe(e)
         };
+        let connect_failed = matches!(e, OciDistributionError::RequestError(r) if r.is_connect());
+        if connect_failed && !self.plain_http {
+            reason.push_str(&format!(
+                "\nhint: this was HTTPS; if {} serves plain HTTP, pass --insecure-registry (or list it in `insecure_registries` in the config file)",
+                self.registry
+            ));
+        }
         DistributeError::Registry {
             registry: self.registry.clone(),
             action,

@@ -7,6 +7,7 @@
 mod support;
 
 mod bad_input;
+mod build_service;
 mod e2e;
 mod echo_vendor;
 mod golden;

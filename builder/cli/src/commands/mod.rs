@@ -10,6 +10,7 @@ pub mod keygen;
 pub mod list;
 pub mod push;
 pub mod search;
+pub mod serve;
 pub mod verify;
 
 use clap::Subcommand;
@@ -37,6 +38,8 @@ pub enum Command {
     Info(info::Opts),
     /// List installed modules and their status.
     List(list::Opts),
+    /// Run the build service (HTTP API, durable jobs, build queue).
+    Serve(serve::Opts),
     /// List a module's or a spec's operations.
     Describe(describe::Opts),
     /// Call one operation of a module in the embedded wasmtime host.
@@ -57,6 +60,7 @@ impl Command {
             Command::Search(opts) => opts.run(),
             Command::Info(opts) => opts.run(),
             Command::List(opts) => opts.run(),
+            Command::Serve(opts) => opts.run(),
             Command::Describe(opts) => opts.run(),
             Command::Invoke(opts) => opts.run(),
             Command::Keygen(opts) => opts.run(),

@@ -1,0 +1,312 @@
+//! The HTTP API (axum): routes, authentication, and the handlers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use sha2::{Digest, Sha256};
+
+use crate::ServiceConfig;
+use crate::auth::{Caller, Role, authenticate};
+use crate::problem::Problem;
+use crate::request::AdapterRequest;
+use crate::runner::{Runner, emit};
+use crate::store::{Inserted, Job, JobState, Store, now_ms};
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<ServiceConfig>,
+    /// Jobs.
+    pub store: Store,
+    /// The queue.
+    pub runner: Runner,
+}
+
+/// The router.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/v1/builder/adapter", post(submit))
+        .route("/v1/builder/jobs/{id}", get(job))
+        .route("/v1/builder/jobs/{id}/events", get(events))
+        .route("/v1/builder/jobs/{id}/logs", get(logs))
+        .route("/v1/builder/jobs/{id}/cancel", post(cancel))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .fallback(|| async { Problem::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// The caller behind `X-API-Key`; in open mode (no keys configured,
+/// loopback only) everyone is an admin of the default tenant.
+fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Problem> {
+    if state.config.api_keys.is_empty() {
+        return Ok(Caller {
+            roles: vec![Role::Admin],
+            tenant: crate::auth::DEFAULT_TENANT.into(),
+        });
+    }
+    let presented = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(Problem::unauthenticated)?;
+    authenticate(&state.config.api_keys, presented).ok_or_else(Problem::unauthenticated)
+}
+
+/// A job the caller may see (another tenant's is "not found").
+async fn visible_job(state: &AppState, caller: &Caller, id: &str) -> Result<Job, Problem> {
+    let job = state.store.get(id).await.map_err(|e| internal(&e))?;
+    match job {
+        Some(job) if caller.sees(&job.tenant) => Ok(job),
+        _ => Err(Problem::not_found(format!("no job {id}"))),
+    }
+}
+
+fn internal(e: &dyn std::fmt::Display) -> Problem {
+    tracing::error!("{e}");
+    Problem::internal("the service failed; see its log")
+}
+
+fn job_links(id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "self": format!("/v1/builder/jobs/{id}"),
+        "events": format!("/v1/builder/jobs/{id}/events"),
+        "logs": format!("/v1/builder/jobs/{id}/logs"),
+        "cancel": format!("/v1/builder/jobs/{id}/cancel"),
+    })
+}
+
+fn job_body(job: &Job) -> serde_json::Value {
+    let mut body = serde_json::to_value(job).unwrap_or_default();
+    body["links"] = job_links(&job.id);
+    body
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &headers)?;
+    if !caller.may(Role::Builder) {
+        return Err(Problem::forbidden(
+            "submitting builds needs the builder role",
+        ));
+    }
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) => Problem::too_large(format!(
+            "the request body is larger than {} bytes",
+            state.config.max_body_bytes
+        )),
+        other => Problem::bad_request(other.body_text()),
+    })?;
+    let accepted = AdapterRequest::from_body(&body)?.accept(&state.config.signing_key_refs)?;
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| Problem::bad_request("Idempotency-Key is not visible ASCII"))
+        })
+        .transpose()?;
+    let digest = hex::encode(Sha256::digest(&body));
+    let job = Job {
+        id: new_job_id(),
+        tenant: caller.tenant.clone(),
+        state: JobState::Queued,
+        stage: None,
+        error: None,
+        module: None,
+        request: serde_json::to_value(&accepted.request).unwrap_or_default(),
+        created_at: now_ms(),
+        started_at: None,
+        finished_at: None,
+        request_digest: digest.clone(),
+    };
+    // The spec is on disk before the job exists, so a queued job always has it.
+    let dir = state.config.job_dir(&job.id);
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join(accepted.spec_file), &accepted.spec))
+        .map_err(|e| internal(&format!("cannot store the spec in {}: {e}", dir.display())))?;
+    // An invalid spec is refused now, with ingest's diagnostics, rather
+    // than accepted as a job that can only fail. (Ingest is milliseconds.)
+    let spec_path = dir.join(accepted.spec_file);
+    let name = accepted.request.name.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        aip_ingest::ingest(
+            aip_ingest::SpecSource::File(spec_path),
+            &aip_ingest::IngestOptions {
+                name: Some(name),
+                ..Default::default()
+            },
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| internal(&e))?;
+    if let Err(detail) = checked {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(Problem::invalid_spec(detail));
+    }
+    match state
+        .store
+        .insert(&job, idempotency_key.as_deref())
+        .await
+        .map_err(|e| internal(&e))?
+    {
+        Inserted::Existing(existing) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            if existing.request_digest != digest {
+                return Err(Problem::conflict(
+                    "this Idempotency-Key was used with a different request body",
+                ));
+            }
+            Ok((StatusCode::ACCEPTED, Json(job_body(&existing))).into_response())
+        }
+        Inserted::New(job) => {
+            emit(
+                &state.store,
+                &state.runner.live,
+                &job.id,
+                "state",
+                serde_json::json!({"state": "queued"}),
+            )
+            .await;
+            state.runner.enqueue(&job.id);
+            Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response())
+        }
+    }
+}
+
+async fn job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &headers)?;
+    let job = visible_job(&state, &caller, &id).await?;
+    Ok(Json(job_body(&job)).into_response())
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &headers)?;
+    let job = visible_job(&state, &caller, &id).await?;
+    let events = state
+        .store
+        .events(&job.id, 0)
+        .await
+        .map_err(|e| internal(&e))?;
+    let mut text = String::new();
+    for event in events {
+        let line = match event.kind.as_str() {
+            "stage" => format!(
+                "==> {} {}",
+                event.data["stage"].as_str().unwrap_or(""),
+                event.data["detail"].as_str().unwrap_or("")
+            ),
+            "log" => format!("    {}", event.data["line"].as_str().unwrap_or("")),
+            "warning" => format!("warning: {}", event.data["line"].as_str().unwrap_or("")),
+            _ => format!("[{}] {}", event.kind, event.data),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &headers)?;
+    if !caller.may(Role::Builder) {
+        return Err(Problem::forbidden(
+            "cancelling builds needs the builder role",
+        ));
+    }
+    let job = visible_job(&state, &caller, &id).await?;
+    match job.state {
+        JobState::Queued => {
+            let cancelled = state
+                .store
+                .set_state(
+                    &id,
+                    JobState::Cancelled,
+                    Some("cancelled before it started"),
+                    None,
+                )
+                .await
+                .map_err(|e| internal(&e))?;
+            if cancelled {
+                let data = serde_json::json!({"state": "cancelled"});
+                emit(&state.store, &state.runner.live, &id, "state", data).await;
+            }
+        }
+        JobState::Running => {
+            return Err(Problem::not_supported(
+                "cancelling a build that is already running",
+            ));
+        }
+        _ => {}
+    }
+    let job = visible_job(&state, &caller, &id).await?;
+    Ok(Json(job_body(&job)).into_response())
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.store.ping().await {
+        "ready".into_response()
+    } else {
+        Problem::internal("the job database does not answer").into_response()
+    }
+}
+
+/// Server-Sent Events: the job's history first, then live events, ending
+/// after the terminal state.
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+    let caller = caller(&state, &headers)?;
+    let job = visible_job(&state, &caller, &id).await?;
+    // Subscribe before reading the history, so nothing falls between.
+    let live = state.runner.live.subscribe();
+    let history = state
+        .store
+        .events(&job.id, 0)
+        .await
+        .map_err(|e| internal(&e))?;
+    let stream = crate::sse::job_stream(job.id, history, live, state.store.clone());
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn new_job_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    format!("job-{}", hex::encode(bytes))
+}

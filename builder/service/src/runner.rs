@@ -1,0 +1,246 @@
+//! The in-process queue: accepted jobs wait for one of a bounded number of
+//! build slots; each build runs the pipeline on a blocking thread and
+//! records every stage, log line and the outcome as job events.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aip_pipeline::{BuildRequest, Observer, Stage};
+use aip_register::Resources;
+use tokio::sync::{Semaphore, broadcast, mpsc};
+
+use crate::ServiceConfig;
+use crate::request::{AdapterRequest, TargetName};
+use crate::store::{JobEvent, JobState, Store};
+
+/// A live event: which job, and the event.
+pub type LiveEvent = (String, JobEvent);
+
+/// Hands jobs to build slots.
+#[derive(Clone)]
+pub struct Runner {
+    queue: mpsc::UnboundedSender<String>,
+    /// Live events for SSE subscribers.
+    pub live: broadcast::Sender<LiveEvent>,
+    /// Jobs waiting for a slot.
+    pub depth: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Runner {
+    /// Starts the dispatcher with `config.max_builds` slots.
+    pub fn start(store: Store, config: Arc<ServiceConfig>) -> Runner {
+        let (queue, mut jobs) = mpsc::unbounded_channel::<String>();
+        let (live, _) = broadcast::channel(1024);
+        let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let runner = Runner {
+            queue,
+            live: live.clone(),
+            depth: depth.clone(),
+        };
+        let slots = Arc::new(Semaphore::new(config.max_builds.max(1)));
+        tokio::spawn(async move {
+            while let Some(id) = jobs.recv().await {
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                depth.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                let (store, config, live) = (store.clone(), config.clone(), live.clone());
+                tokio::spawn(async move {
+                    run_job(&store, &config, &live, &id).await;
+                    drop(permit);
+                });
+            }
+        });
+        runner
+    }
+
+    /// Queues a job.
+    pub fn enqueue(&self, id: &str) {
+        self.depth.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.queue.send(id.to_string());
+    }
+}
+
+/// Records an event and publishes it live.
+pub async fn emit(
+    store: &Store,
+    live: &broadcast::Sender<LiveEvent>,
+    id: &str,
+    kind: &str,
+    data: serde_json::Value,
+) {
+    match store.append_event(id, kind, data).await {
+        Ok(event) => {
+            let _ = live.send((id.to_string(), event));
+        }
+        Err(e) => tracing::error!(job = id, "cannot record an event: {e}"),
+    }
+}
+
+async fn run_job(
+    store: &Store,
+    config: &ServiceConfig,
+    live: &broadcast::Sender<LiveEvent>,
+    id: &str,
+) {
+    let job = match store.get(id).await {
+        Ok(Some(job)) if job.state == JobState::Queued || job.state == JobState::Running => job,
+        Ok(_) => return, // cancelled while queued, or already ended
+        Err(e) => {
+            tracing::error!(job = id, "cannot read the job: {e}");
+            return;
+        }
+    };
+    if let Err(e) = store.set_state(id, JobState::Running, None, None).await {
+        tracing::error!(job = id, "cannot start the job: {e}");
+        return;
+    }
+    emit(
+        store,
+        live,
+        id,
+        "state",
+        serde_json::json!({"state": "running"}),
+    )
+    .await;
+    let request: Result<AdapterRequest, _> = serde_json::from_value(job.request.clone());
+    let outcome = match request {
+        Err(e) => Err(format!("the stored request does not parse: {e}")),
+        Ok(request) => {
+            let handle = tokio::runtime::Handle::current();
+            let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
+            let job_dir = config.job_dir(id);
+            let build = build_request(config, &request, &job_dir);
+            tokio::task::spawn_blocking(move || {
+                let mut observer = JobObserver {
+                    handle,
+                    store: store2,
+                    live: live2,
+                    id: id2,
+                };
+                aip_pipeline::build_module(build, &mut observer)
+                    .map(|built| {
+                        serde_json::json!({
+                            "name": built.manifest.metadata.name,
+                            "version": built.manifest.metadata.version,
+                            "runtime": built.manifest.runtime.kind,
+                            "artifact_digest": built.manifest.artifact.digest,
+                            "artifact_size": built.artifact_size,
+                            "intents": built.manifest.intents.len(),
+                            "warnings": built.warnings,
+                        })
+                    })
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the build task failed: {e}")))
+        }
+    };
+    let (state, error, module) = match outcome {
+        Ok(module) => (JobState::Succeeded, None, Some(module)),
+        Err(error) => (JobState::Failed, Some(error), None),
+    };
+    match store
+        .set_state(id, state, error.as_deref(), module.as_ref())
+        .await
+    {
+        Ok(true) => {
+            emit(
+                store,
+                live,
+                id,
+                "state",
+                serde_json::json!({"state": state, "error": error, "module": module}),
+            )
+            .await;
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(job = id, "cannot record the outcome: {e}"),
+    }
+}
+
+fn build_request(
+    config: &ServiceConfig,
+    request: &AdapterRequest,
+    job_dir: &std::path::Path,
+) -> BuildRequest {
+    let spec_file = ["spec.proto", "spec.yaml"]
+        .iter()
+        .map(|f| job_dir.join(f))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| job_dir.join("spec.yaml"));
+    let resources = request.resources.clone();
+    BuildRequest {
+        spec: aip_ingest::SpecSource::File(spec_file),
+        ingest: aip_ingest::IngestOptions {
+            name: Some(request.name.clone()),
+            ..Default::default()
+        },
+        target: match request.target {
+            Some(TargetName::Grpc) => aip_pipeline::Target::GrpcService,
+            None if request.protocol == crate::request::Protocol::Grpc => {
+                aip_pipeline::Target::GrpcService
+            }
+            _ => aip_pipeline::Target::WasmComponent,
+        },
+        vendor_url: None,
+        version: request.version.clone().unwrap_or_else(|| "0.1.0".into()),
+        key: aip_sign::KeyRef::File(config.signing_key.clone()),
+        password: config.signing_password.clone(),
+        modules_dir: config.modules_dir(),
+        generated_dir: None,
+        resources: Resources {
+            cpu: resources
+                .as_ref()
+                .and_then(|r| r.cpu.clone())
+                .unwrap_or_else(|| "250m".into()),
+            memory: resources
+                .as_ref()
+                .and_then(|r| r.memory.clone())
+                .unwrap_or_else(|| "128Mi".into()),
+        },
+        cache: aip_compile::CacheDirs::from_env(),
+        use_compile_cache: true,
+    }
+}
+
+/// Pipeline progress, recorded as job events from the build thread.
+struct JobObserver {
+    handle: tokio::runtime::Handle,
+    store: Store,
+    live: broadcast::Sender<LiveEvent>,
+    id: String,
+}
+
+impl JobObserver {
+    fn record(&self, kind: &str, data: serde_json::Value) {
+        self.handle
+            .block_on(emit(&self.store, &self.live, &self.id, kind, data));
+    }
+}
+
+impl Observer for JobObserver {
+    fn stage(&mut self, stage: Stage, detail: &str) {
+        let _ = self
+            .handle
+            .block_on(self.store.set_stage(&self.id, stage.name()));
+        self.record(
+            "stage",
+            serde_json::json!({"stage": stage.name(), "detail": detail}),
+        );
+    }
+    fn note(&mut self, note: &str) {
+        self.record("log", serde_json::json!({"line": note}));
+    }
+    fn tool_output(&mut self, line: &str) {
+        self.record("log", serde_json::json!({"line": line}));
+    }
+    fn warn(&mut self, warning: &str) {
+        self.record("warning", serde_json::json!({"line": warning}));
+    }
+}
+
+/// Where accepted specs are kept: `data/jobs/<id>/`.
+pub fn job_dir(data: &std::path::Path, id: &str) -> PathBuf {
+    data.join("jobs").join(id)
+}

@@ -1,0 +1,503 @@
+//! The build service (`aip-builder serve`), started as a real process on a
+//! free 127.0.0.1 port with its data in a temp dir, driven over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, aip, repo, text};
+
+const KEYS: &str = "builder-key-1:builder:acme,viewer-key-1:viewer:acme,globex-key-1:builder:globex,admin-key-01:admin";
+
+/// A running `aip-builder serve`.
+struct BuilderService {
+    child: Option<Child>,
+    addr: String,
+    data: PathBuf,
+    log: Arc<Mutex<String>>,
+}
+
+impl BuilderService {
+    fn start(data: &Path) -> BuilderService {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aip-builder"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--data",
+                &data.display().to_string(),
+            ])
+            .env("COSIGN_PASSWORD", PASSWORD)
+            .env("AIP_BUILDER_API_KEYS", KEYS)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aip-builder serve starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = tx.send(addr.to_string());
+                }
+                if let Ok(mut log) = sink.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the service did not say where it listens: {}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                )
+            });
+        BuilderService {
+            child: Some(child),
+            addr,
+            data: data.to_path_buf(),
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for BuilderService {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+/// (status, content type, JSON body or Null).
+fn call(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    body: Option<&[u8]>,
+    extra: &[(&str, &str)],
+) -> (u16, String, Value) {
+    let agent = agent();
+    let mut response = match (method, body) {
+        ("POST", Some(body)) => {
+            let mut req = agent.post(url).header("Content-Type", "application/json");
+            if let Some(key) = key {
+                req = req.header("X-API-Key", key);
+            }
+            for (k, v) in extra {
+                req = req.header(*k, *v);
+            }
+            req.send(body)
+        }
+        ("POST", None) => {
+            let mut req = agent.post(url);
+            if let Some(key) = key {
+                req = req.header("X-API-Key", key);
+            }
+            req.send_empty()
+        }
+        _ => {
+            let mut req = agent.get(url);
+            if let Some(key) = key {
+                req = req.header("X-API-Key", key);
+            }
+            req.call()
+        }
+    }
+    .expect("HTTP call");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = response.body_mut().read_to_vec().unwrap_or_default();
+    (
+        status,
+        content_type,
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+    )
+}
+
+fn submission(name: &str, version: &str) -> Vec<u8> {
+    let spec = std::fs::read_to_string(repo("tests/fixtures/specs/e2e-vendor.yaml")).expect("spec");
+    serde_json::to_vec(&json!({"name": name, "protocol": "rest", "spec": spec, "version": version}))
+        .expect("json")
+}
+
+/// Reads the job's SSE stream to its end; returns (event, data) pairs.
+fn follow(service: &BuilderService, id: &str, key: &str) -> Vec<(String, Value)> {
+    let response = agent()
+        .get(&service.url(&format!("/v1/builder/jobs/{id}/events")))
+        .header("X-API-Key", key)
+        .call()
+        .expect("SSE");
+    assert_eq!(response.status().as_u16(), 200);
+    let reader = BufReader::new(response.into_body().into_reader());
+    let mut events = Vec::new();
+    let mut kind = String::new();
+    for line in reader.lines().map_while(Result::ok) {
+        if let Some(k) = line.strip_prefix("event: ") {
+            kind = k.to_string();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            events.push((
+                kind.clone(),
+                serde_json::from_str(data).unwrap_or(Value::Null),
+            ));
+        }
+    }
+    events
+}
+
+fn states(events: &[(String, Value)]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(k, _)| k == "state")
+        .filter_map(|(_, d)| d["data"]["state"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn inline_specs_build_into_registered_modules_followed_over_sse() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let service = BuilderService::start(data.path());
+    let (status, _, job) = call(
+        "POST",
+        &service.url("/v1/builder/adapter"),
+        Some("builder-key-1"),
+        Some(&submission("svc-e2e", "1.0.0")),
+        &[],
+    );
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        job["links"]["events"],
+        json!(format!("/v1/builder/jobs/{id}/events"))
+    );
+
+    let events = follow(&service, &id, "viewer-key-1");
+    assert_eq!(
+        states(&events),
+        ["queued", "running", "succeeded"],
+        "{events:?}\n{}",
+        service.log()
+    );
+    let stages: Vec<&str> = events
+        .iter()
+        .filter(|(k, _)| k == "stage")
+        .filter_map(|(_, d)| d["data"]["stage"].as_str())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "ingest", "key", "render", "compile", "package", "sign", "register"
+        ],
+        "{events:?}"
+    );
+    let seqs: Vec<i64> = events
+        .iter()
+        .filter_map(|(_, d)| d["seq"].as_i64())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "gapless, ordered: {seqs:?}"
+    );
+
+    let (status, _, job) = call(
+        "GET",
+        &service.url(&format!("/v1/builder/jobs/{id}")),
+        Some("viewer-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(job["state"], json!("succeeded"), "{job}");
+    assert_eq!(job["module"]["name"], json!("svc-e2e"));
+    assert_eq!(job["tenant"], json!("acme"));
+
+    // A client that connects late gets the whole history, then the end.
+    assert_eq!(follow(&service, &id, "builder-key-1").len(), events.len());
+    let (status, content_type, logs) = call(
+        "GET",
+        &service.url(&format!("/v1/builder/jobs/{id}/logs")),
+        Some("viewer-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/plain"));
+    assert!(
+        logs.as_str().is_some_and(|l| l.contains("==> compile")),
+        "{logs}"
+    );
+
+    // The module is registered in the data folder and verifies.
+    let module = data.path().join("modules/svc-e2e");
+    let out = aip(
+        data.path(),
+        &[
+            "verify",
+            &module.display().to_string(),
+            "--key",
+            &data.path().join("cosign.pub").display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let service = BuilderService::start(data.path());
+    let submit = service.url("/v1/builder/adapter");
+    let body = submission("svc-auth", "1.0.0");
+    let problem = |status: u16, content_type: &str, v: &Value, kind: &str| {
+        assert!(
+            content_type.starts_with("application/problem+json"),
+            "{content_type}: {v}"
+        );
+        assert_eq!(v["status"], json!(status), "{v}");
+        assert_eq!(
+            v["type"],
+            json!(format!("https://aip.dev/problems/{kind}")),
+            "{v}"
+        );
+        assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
+    };
+
+    // Authentication and roles.
+    let (s, ct, v) = call("POST", &submit, None, Some(&body), &[]);
+    assert_eq!(s, 401);
+    problem(401, &ct, &v, "unauthenticated");
+    let (s, ct, v) = call("POST", &submit, Some("not-a-key-at-all"), Some(&body), &[]);
+    assert_eq!(s, 401);
+    problem(401, &ct, &v, "unauthenticated");
+    let (s, ct, v) = call("POST", &submit, Some("viewer-key-1"), Some(&body), &[]);
+    assert_eq!(s, 403);
+    problem(403, &ct, &v, "forbidden");
+
+    // Idempotency: the same key and body give the same job; another body, 409.
+    let idem = [("Idempotency-Key", "build-svc-auth-1")];
+    let (s, _, first) = call("POST", &submit, Some("builder-key-1"), Some(&body), &idem);
+    assert_eq!(s, 202, "{first}");
+    let (s, _, again) = call("POST", &submit, Some("builder-key-1"), Some(&body), &idem);
+    assert_eq!(s, 202, "{again}");
+    assert_eq!(first["id"], again["id"]);
+    let (s, ct, v) = call(
+        "POST",
+        &submit,
+        Some("builder-key-1"),
+        Some(&submission("svc-auth", "2.0.0")),
+        &idem,
+    );
+    assert_eq!(s, 409);
+    problem(409, &ct, &v, "idempotency-conflict");
+    let id = first["id"].as_str().expect("id").to_string();
+
+    // Tenants: globex cannot see acme's job (404, no hint), admin can.
+    let job_url = service.url(&format!("/v1/builder/jobs/{id}"));
+    let (s, ct, v) = call("GET", &job_url, Some("globex-key-1"), None, &[]);
+    assert_eq!(s, 404);
+    problem(404, &ct, &v, "not-found");
+    let (s, _, v) = call(
+        "GET",
+        &service.url("/v1/builder/jobs/job-nonexistent"),
+        Some("globex-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(
+        (s, v["detail"].as_str().map(|d| d.starts_with("no job"))),
+        (404, Some(true)),
+        "same answer as for a missing job"
+    );
+    let (s, _, _) = call("GET", &job_url, Some("admin-key-01"), None, &[]);
+    assert_eq!(s, 200);
+
+    // Bad input: each a 4xx problem naming what is wrong.
+    let big = vec![b' '; 17 << 20];
+    for (body, status, kind, needle) in [
+        (b"{not json".to_vec(), 400, "bad-request", "line 1"),
+        (
+            br#"{"name":"x1","protocol":"rest","spec":"a","colour":"red"}"#.to_vec(),
+            400,
+            "bad-request",
+            "unknown field `colour`",
+        ),
+        (
+            br#"{"protocol":"rest","spec":"a"}"#.to_vec(),
+            400,
+            "bad-request",
+            "missing field `name`",
+        ),
+        (
+            br#"{"name":"x1","protocol":"soap","spec":"a"}"#.to_vec(),
+            400,
+            "bad-request",
+            "unknown variant `soap`",
+        ),
+        (
+            br#"{"name":"Bad Name","protocol":"rest","spec":"a"}"#.to_vec(),
+            422,
+            "invalid-request",
+            "not a module name",
+        ),
+        (
+            br#"{"name":"x1","protocol":"rest"}"#.to_vec(),
+            422,
+            "invalid-request",
+            "give the spec",
+        ),
+        (
+            br#"{"name":"x1","protocol":"rest","spec":"openapi: 3.0.0\ninfo: [oops"}"#.to_vec(),
+            422,
+            "invalid-spec",
+            "spec.yaml",
+        ),
+        (
+            br#"{"name":"x1","protocol":"rest","source":"https://example.com/spec.json"}"#.to_vec(),
+            501,
+            "not-supported",
+            "not supported yet",
+        ),
+        (big, 413, "too-large", "larger than"),
+    ] {
+        let (s, ct, v) = call("POST", &submit, Some("builder-key-1"), Some(&body), &[]);
+        assert_eq!(s, status, "{needle}: {v}");
+        problem(status, &ct, &v, kind);
+        assert!(
+            v["detail"].as_str().is_some_and(|d| d.contains(needle)),
+            "{needle}: {v}"
+        );
+    }
+    // And it keeps serving.
+    let (s, _, _) = call("GET", &service.url("/healthz"), None, None, &[]);
+    assert_eq!(s, 200);
+    let (s, _, _) = call("GET", &service.url("/readyz"), None, None, &[]);
+    assert_eq!(s, 200);
+    let events = follow(&service, &id, "builder-key-1");
+    assert_eq!(
+        states(&events).last().map(String::as_str),
+        Some("succeeded"),
+        "{events:?}"
+    );
+
+    // Cancelling needs the builder role; an ended job stays as it ended.
+    let cancel = service.url(&format!("/v1/builder/jobs/{id}/cancel"));
+    let (s, ct, v) = call("POST", &cancel, Some("viewer-key-1"), None, &[]);
+    assert_eq!(s, 403);
+    problem(403, &ct, &v, "forbidden");
+    let (s, _, v) = call("POST", &cancel, Some("builder-key-1"), None, &[]);
+    assert_eq!((s, &v["state"]), (200, &json!("succeeded")), "{v}");
+}
+
+#[test]
+fn jobs_survive_a_killed_service_and_end_exactly_once() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut service = BuilderService::start(data.path());
+    // A name no other test uses, so the compile cache misses and the kill
+    // lands while cargo is building.
+    let name = format!("svc-crash-{}", std::process::id());
+    let (status, _, job) = call(
+        "POST",
+        &service.url("/v1/builder/adapter"),
+        Some("builder-key-1"),
+        Some(&submission(&name, "1.0.0")),
+        &[],
+    );
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().expect("id").to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, _, job) = call(
+            "GET",
+            &service.url(&format!("/v1/builder/jobs/{id}")),
+            Some("builder-key-1"),
+            None,
+            &[],
+        );
+        if job["stage"] == json!("compile")
+            || job["state"] != json!("queued") && job["state"] != json!("running")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job never reached compile: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    service.kill();
+
+    let service = BuilderService::start(data.path());
+    let events = follow(&service, &id, "builder-key-1");
+    let states = states(&events);
+    let terminal: Vec<&String> = states
+        .iter()
+        .filter(|s| ["succeeded", "failed", "cancelled"].contains(&s.as_str()))
+        .collect();
+    assert_eq!(
+        terminal,
+        [&"succeeded".to_string()],
+        "exactly one terminal state: {states:?}\n{}",
+        service.log()
+    );
+    assert!(
+        events.iter().any(|(_, d)| d["data"]["line"]
+            .as_str()
+            .is_some_and(|l| l.contains("the service restarted while this job was running"))),
+        "the resume is recorded: {events:?}"
+    );
+    let modules: Vec<String> = std::fs::read_dir(data.path().join("modules"))
+        .expect("modules")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(modules, [name.clone()], "one module, no staging leftovers");
+    let out = aip(
+        data.path(),
+        &[
+            "verify",
+            &data
+                .path()
+                .join("modules")
+                .join(&name)
+                .display()
+                .to_string(),
+            "--key",
+            &data.path().join("cosign.pub").display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -23,6 +23,10 @@ struct BuilderService {
 
 impl BuilderService {
     fn start(data: &Path) -> BuilderService {
+        BuilderService::start_with(data, &[])
+    }
+
+    fn start_with(data: &Path, extra: &[&str]) -> BuilderService {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aip-builder"))
             .args([
                 "serve",
@@ -31,6 +35,7 @@ impl BuilderService {
                 "--data",
                 &data.display().to_string(),
             ])
+            .args(extra)
             .env("COSIGN_PASSWORD", PASSWORD)
             .env("AIP_BUILDER_API_KEYS", KEYS)
             .stdout(Stdio::null())
@@ -386,7 +391,7 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
             "spec.yaml",
         ),
         (
-            br#"{"name":"x1","protocol":"rest","source":"https://example.com/spec.json"}"#.to_vec(),
+            br#"{"name":"x1","protocol":"rest","spec":"a","push":"localhost:5000/x"}"#.to_vec(),
             501,
             "not-supported",
             "not supported yet",
@@ -500,4 +505,102 @@ fn jobs_survive_a_killed_service_and_end_exactly_once() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
+}
+
+/// A spec server (the vendor's docs site): the spec, and redirects that try
+/// to lead the service into private address space.
+fn spec_server() -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("spec server");
+    let port = server
+        .server_addr()
+        .to_ip()
+        .map(|a| a.port())
+        .expect("port");
+    let spec = std::fs::read_to_string(repo("tests/fixtures/specs/e2e-vendor.yaml")).expect("spec");
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let redirect = |to: &str| {
+                tiny_http::Response::from_string("")
+                    .with_status_code(302)
+                    .with_header(tiny_http::Header::from_bytes("Location", to).expect("header"))
+            };
+            let _ = match request.url() {
+                "/spec.yaml" => request.respond(tiny_http::Response::from_string(spec.clone())),
+                "/to-private" => request.respond(redirect("http://10.0.0.1/spec.yaml")),
+                "/to-metadata" => {
+                    request.respond(redirect("http://169.254.169.254/latest/meta-data/"))
+                }
+                _ => request.respond(tiny_http::Response::from_string("no").with_status_code(404)),
+            };
+        }
+    });
+    format!("127.0.0.1:{port}")
+}
+
+#[test]
+fn source_urls_are_fetched_but_never_into_private_address_space() {
+    let data = tempfile::tempdir().expect("tempdir");
+    // 127.0.0.1 is allowed (the spec server plays an internal docs site);
+    // everything else private stays refused.
+    let service = BuilderService::start_with(data.path(), &["--allow-host", "127.0.0.1"]);
+    let specs = spec_server();
+    let port = specs.rsplit(':').next().unwrap_or_default().to_string();
+    let submit = |source: String| {
+        let body = serde_json::to_vec(
+            &json!({"name": "svc-source", "protocol": "rest", "source": source}),
+        )
+        .expect("json");
+        call(
+            "POST",
+            &service.url("/v1/builder/adapter"),
+            Some("builder-key-1"),
+            Some(&body),
+            &[],
+        )
+    };
+
+    let (status, _, job) = submit(format!("http://{specs}/spec.yaml"));
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().expect("id").to_string();
+    let events = follow(&service, &id, "builder-key-1");
+    assert_eq!(
+        states(&events).last().map(String::as_str),
+        Some("succeeded"),
+        "{events:?}"
+    );
+
+    for (source, needle) in [
+        (
+            format!("http://localhost:{port}/spec.yaml"),
+            "localhost resolves to",
+        ),
+        (
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "link-local",
+        ),
+        (format!("http://{specs}/to-private"), "redirect was refused"),
+        (format!("http://{specs}/to-metadata"), "169.254.169.254"),
+        ("http://[::1]:9/spec".to_string(), "loopback"),
+    ] {
+        let (status, content_type, problem) = submit(source.clone());
+        assert_eq!(status, 422, "{source}: {problem}");
+        assert!(content_type.starts_with("application/problem+json"));
+        assert_eq!(
+            problem["type"],
+            json!("https://aip.dev/problems/ssrf-refused"),
+            "{source}: {problem}"
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(needle)),
+            "{source}: {problem}"
+        );
+    }
+    let (status, _, problem) = submit("file:///etc/passwd".to_string());
+    assert_eq!(
+        (status, &problem["type"]),
+        (422, &json!("https://aip.dev/problems/invalid-request")),
+        "{problem}"
+    );
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::ServiceConfig;
 use crate::auth::{Caller, Role, authenticate};
 use crate::problem::Problem;
-use crate::request::AdapterRequest;
+use crate::request::{AdapterRequest, SpecInput};
 use crate::runner::{Runner, emit};
 use crate::store::{Inserted, Job, JobState, Store, now_ms};
 
@@ -134,10 +134,16 @@ async fn submit(
         finished_at: None,
         request_digest: digest.clone(),
     };
+    let spec = match &accepted.spec {
+        SpecInput::Inline(bytes) => bytes.clone(),
+        SpecInput::Source(url) => {
+            crate::fetch::fetch_source(url, &state.config.fetch_policy()).await?
+        }
+    };
     // The spec is on disk before the job exists, so a queued job always has it.
     let dir = state.config.job_dir(&job.id);
     std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join(accepted.spec_file), &accepted.spec))
+        .and_then(|()| std::fs::write(dir.join(accepted.spec_file), &spec))
         .map_err(|e| internal(&format!("cannot store the spec in {}: {e}", dir.display())))?;
     // An invalid spec is refused now, with ingest's diagnostics, rather
     // than accepted as a job that can only fail. (Ingest is milliseconds.)

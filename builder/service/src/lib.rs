@@ -17,6 +17,7 @@
 
 mod api;
 mod auth;
+mod fetch;
 mod problem;
 mod request;
 mod runner;
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use auth::{ApiKey, Role, parse_keys};
+pub use fetch::{FetchPolicy, forbidden};
 pub use problem::Problem;
 pub use store::{Job, JobState};
 
@@ -68,12 +70,24 @@ pub struct ServiceConfig {
     pub signing_password: zeroize::Zeroizing<Vec<u8>>,
     /// Names a request's `signing.cosign_key_ref` may use.
     pub signing_key_refs: Vec<String>,
+    /// Hosts `source` URLs may name even when they resolve to loopback or
+    /// private addresses.
+    pub allow_hosts: Vec<String>,
 }
 
 impl ServiceConfig {
     /// Where registered modules go.
     pub fn modules_dir(&self) -> PathBuf {
         self.data.join("modules")
+    }
+
+    /// How `source` URLs are fetched.
+    pub fn fetch_policy(&self) -> fetch::FetchPolicy {
+        fetch::FetchPolicy {
+            allow_hosts: self.allow_hosts.clone(),
+            max_bytes: self.max_body_bytes,
+            timeout: std::time::Duration::from_secs(30),
+        }
     }
 
     /// Where a job's spec is kept.

@@ -68,6 +68,15 @@ impl Problem {
             detail,
         )
     }
+    /// 422: a `source` URL points at an address the service may not reach.
+    pub fn ssrf(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ssrf-refused",
+            "Source address refused",
+            detail,
+        )
+    }
     /// 401: no key, or an unknown one.
     pub fn unauthenticated() -> Problem {
         Problem::new(

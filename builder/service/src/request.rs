@@ -80,13 +80,22 @@ pub struct AdapterRequest {
     pub push: Option<String>,
 }
 
+/// Where the spec comes from.
+#[derive(Debug, Clone)]
+pub enum SpecInput {
+    /// Sent inline.
+    Inline(Vec<u8>),
+    /// To be fetched from this URL (SSRF-guarded).
+    Source(String),
+}
+
 /// A validated request: what a job needs.
 #[derive(Debug, Clone)]
 pub struct Accepted {
     /// The request as sent (stored with the job, without the spec).
     pub request: AdapterRequest,
-    /// The spec's bytes.
-    pub spec: Vec<u8>,
+    /// The spec: inline bytes, or a URL still to fetch.
+    pub spec: SpecInput,
     /// File name the spec is stored under (its extension tells ingest the format).
     pub spec_file: &'static str,
 }
@@ -149,14 +158,12 @@ impl AdapterRequest {
                     "give the spec: `spec` (inline) or `source` (URL)",
                 ));
             }
-            (None, Some(_)) => {
-                return Err(Problem::not_supported(
-                    "fetching `source` URLs (SSRF-guarded fetching is next); send the spec inline in `spec`",
-                ));
+            (None, Some(url)) => SpecInput::Source(url.clone()),
+            (Some(serde_json::Value::String(text)), None) => {
+                SpecInput::Inline(text.clone().into_bytes())
             }
-            (Some(serde_json::Value::String(text)), None) => text.clone().into_bytes(),
             (Some(value @ serde_json::Value::Object(_)), None) => {
-                serde_json::to_vec(value).unwrap_or_default()
+                SpecInput::Inline(serde_json::to_vec(value).unwrap_or_default())
             }
             (Some(_), None) => {
                 return Err(Problem::invalid(
@@ -164,7 +171,7 @@ impl AdapterRequest {
                 ));
             }
         };
-        if spec.is_empty() {
+        if matches!(&spec, SpecInput::Inline(bytes) if bytes.is_empty()) {
             return Err(Problem::invalid("`spec` is empty"));
         }
         let spec_file = match self.protocol {

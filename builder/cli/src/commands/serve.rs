@@ -25,6 +25,10 @@ pub struct Opts {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 16 << 20)]
     max_body_bytes: usize,
+    /// A host `source` URLs may name although it resolves to a loopback or
+    /// private address (repeatable; e.g. an internal spec server).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
     /// Signing key (cosign.key path). Default: DATA/cosign.key, generated
     /// on first start with the password in COSIGN_PASSWORD.
     #[arg(long)]
@@ -72,6 +76,7 @@ impl Opts {
             signing_key: key,
             signing_password: password,
             signing_key_refs: vec!["default".to_string()],
+            allow_hosts: self.allow_hosts.clone(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -268,7 +268,7 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
     );
 
     // The module is registered in the data folder and verifies.
-    let module = data.path().join("modules/svc-e2e");
+    let module = data.path().join("modules/acme/svc-e2e");
     let out = aip(
         data.path(),
         &[
@@ -484,7 +484,7 @@ fn jobs_survive_a_killed_service_and_end_exactly_once() {
             .is_some_and(|l| l.contains("the service restarted while this job was running"))),
         "the resume is recorded: {events:?}"
     );
-    let modules: Vec<String> = std::fs::read_dir(data.path().join("modules"))
+    let modules: Vec<String> = std::fs::read_dir(data.path().join("modules/acme"))
         .expect("modules")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -496,7 +496,7 @@ fn jobs_survive_a_killed_service_and_end_exactly_once() {
             "verify",
             &data
                 .path()
-                .join("modules")
+                .join("modules/acme")
                 .join(&name)
                 .display()
                 .to_string(),

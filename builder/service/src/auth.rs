@@ -83,6 +83,12 @@ pub fn parse_keys(text: &str) -> Result<Vec<ApiKey>, String> {
                 i + 1
             ));
         }
+        if !aip_ir::is_valid_module_name(tenant) {
+            return Err(format!(
+                "API key entry {}: tenant {tenant:?} is not a name (lowercase letters, digits and -, starting with a letter)",
+                i + 1
+            ));
+        }
         let roles = roles
             .split('|')
             .map(|r| {

@@ -76,7 +76,7 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
-    /// Where registered modules go.
+    /// Where registered modules go: `modules/<tenant>/<name>`.
     pub fn modules_dir(&self) -> PathBuf {
         self.data.join("modules")
     }
@@ -150,8 +150,12 @@ async fn recover(
     runner: &runner::Runner,
     modules: &Path,
 ) -> Result<(), ServiceError> {
-    if let Ok(entries) = std::fs::read_dir(modules) {
-        for entry in entries.flatten() {
+    for tenant in std::fs::read_dir(modules).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(tenant.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if entry.file_name().to_string_lossy().starts_with(".staging-") {
                 let _ = std::fs::remove_dir_all(entry.path());
             }

@@ -110,7 +110,7 @@ async fn run_job(
             let handle = tokio::runtime::Handle::current();
             let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
             let job_dir = config.job_dir(id);
-            let build = build_request(config, &request, &job_dir);
+            let build = build_request(config, &request, &job_dir, &job.tenant);
             tokio::task::spawn_blocking(move || {
                 let mut observer = JobObserver {
                     handle,
@@ -163,6 +163,7 @@ fn build_request(
     config: &ServiceConfig,
     request: &AdapterRequest,
     job_dir: &std::path::Path,
+    tenant: &str,
 ) -> BuildRequest {
     let spec_file = ["spec.proto", "spec.yaml"]
         .iter()
@@ -187,7 +188,9 @@ fn build_request(
         version: request.version.clone().unwrap_or_else(|| "0.1.0".into()),
         key: aip_sign::KeyRef::File(config.signing_key.clone()),
         password: config.signing_password.clone(),
-        modules_dir: config.modules_dir(),
+        // Each tenant registers into its own folder: two tenants' modules
+        // of the same name never replace each other.
+        modules_dir: config.modules_dir().join(tenant),
         generated_dir: None,
         resources: Resources {
             cpu: resources

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -50,18 +51,23 @@ pub fn router(state: AppState) -> Router {
 
 /// The caller behind `X-API-Key`; in open mode (no keys configured,
 /// loopback only) everyone is an admin of the default tenant.
-fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Problem> {
-    if state.config.api_keys.is_empty() {
-        return Ok(Caller {
-            roles: vec![Role::Admin],
-            tenant: crate::auth::DEFAULT_TENANT.into(),
-        });
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, Problem> {
+        if state.config.api_keys.is_empty() {
+            return Ok(Caller {
+                roles: vec![Role::Admin],
+                tenant: crate::auth::DEFAULT_TENANT.into(),
+            });
+        }
+        let presented = parts
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(Problem::unauthenticated)?;
+        authenticate(&state.config.api_keys, presented).ok_or_else(Problem::unauthenticated)
     }
-    let presented = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(Problem::unauthenticated)?;
-    authenticate(&state.config.api_keys, presented).ok_or_else(Problem::unauthenticated)
 }
 
 /// A job the caller may see (another tenant's is "not found").
@@ -95,10 +101,10 @@ fn job_body(job: &Job) -> serde_json::Value {
 
 async fn submit(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let caller = caller(&state, &headers)?;
     if !caller.may(Role::Builder) {
         return Err(Problem::forbidden(
             "submitting builds needs the builder role",
@@ -198,20 +204,18 @@ async fn submit(
 
 async fn job(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let caller = caller(&state, &headers)?;
     let job = visible_job(&state, &caller, &id).await?;
     Ok(Json(job_body(&job)).into_response())
 }
 
 async fn logs(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let caller = caller(&state, &headers)?;
     let job = visible_job(&state, &caller, &id).await?;
     let events = state
         .store
@@ -245,10 +249,9 @@ async fn logs(
 
 async fn cancel(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let caller = caller(&state, &headers)?;
     if !caller.may(Role::Builder) {
         return Err(Problem::forbidden(
             "cancelling builds needs the builder role",
@@ -295,10 +298,9 @@ async fn ready(State(state): State<AppState>) -> Response {
 /// after the terminal state.
 async fn events(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
-    let caller = caller(&state, &headers)?;
     let job = visible_job(&state, &caller, &id).await?;
     // Subscribe before reading the history, so nothing falls between.
     let live = state.runner.live.subscribe();

@@ -127,6 +127,17 @@ async fn submit(
         })
         .transpose()?;
     let digest = hex::encode(Sha256::digest(&body));
+    // A replay is answered before any fetching or ingesting; the insert
+    // below checks again, for two first submissions racing.
+    if let Some(key) = &idempotency_key
+        && let Some(existing) = state
+            .store
+            .find_idempotent(&caller.tenant, key)
+            .await
+            .map_err(|e| internal(&e))?
+    {
+        return replay(&existing, &digest);
+    }
     let job = Job {
         id: new_job_id(),
         tenant: caller.tenant.clone(),
@@ -180,12 +191,7 @@ async fn submit(
     {
         Inserted::Existing(existing) => {
             let _ = std::fs::remove_dir_all(&dir);
-            if existing.request_digest != digest {
-                return Err(Problem::conflict(
-                    "this Idempotency-Key was used with a different request body",
-                ));
-            }
-            Ok((StatusCode::ACCEPTED, Json(job_body(&existing))).into_response())
+            replay(&existing, &digest)
         }
         Inserted::New(job) => {
             emit(
@@ -200,6 +206,17 @@ async fn submit(
             Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response())
         }
     }
+}
+
+/// The answer to a repeated Idempotency-Key: the same job for the same
+/// body, `409` for another.
+fn replay(existing: &Job, digest: &str) -> Result<Response, Problem> {
+    if existing.request_digest != digest {
+        return Err(Problem::conflict(
+            "this Idempotency-Key was used with a different request body",
+        ));
+    }
+    Ok((StatusCode::ACCEPTED, Json(job_body(existing))).into_response())
 }
 
 async fn job(

@@ -187,6 +187,21 @@ impl Store {
         Ok(Inserted::New(job.clone()))
     }
 
+    /// The job that holds `tenant`'s Idempotency-Key `key`, if any.
+    pub async fn find_idempotent(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> Result<Option<Job>, ServiceError> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?")
+            .bind(tenant)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| job_from_row(&r)).transpose()
+    }
+
     /// A job by id.
     pub async fn get(&self, id: &str) -> Result<Option<Job>, ServiceError> {
         let row = sqlx::query("SELECT * FROM jobs WHERE id = ?")

@@ -156,9 +156,17 @@ fn call(
 }
 
 fn submission(name: &str, version: &str) -> Vec<u8> {
+    submission_with(name, version, &json!({}))
+}
+
+/// A submission of the e2e vendor spec inline, with `extra` fields merged in.
+fn submission_with(name: &str, version: &str, extra: &Value) -> Vec<u8> {
     let spec = std::fs::read_to_string(repo("tests/fixtures/specs/e2e-vendor.yaml")).expect("spec");
-    serde_json::to_vec(&json!({"name": name, "protocol": "rest", "spec": spec, "version": version}))
-        .expect("json")
+    let mut body = json!({"name": name, "protocol": "rest", "spec": spec, "version": version});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    serde_json::to_vec(&body).expect("json")
 }
 
 /// Reads the job's SSE stream to its end; returns (event, data) pairs.
@@ -201,7 +209,11 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
         "POST",
         &service.url("/v1/builder/adapter"),
         Some("builder-key-1"),
-        Some(&submission("svc-e2e", "1.0.0")),
+        Some(&submission_with(
+            "svc-e2e",
+            "1.0.0",
+            &json!({"intents": {"search": "find.items"}}),
+        )),
         &[],
     );
     assert_eq!(status, 202, "{job}");
@@ -267,8 +279,9 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
         "{logs}"
     );
 
-    // The module is registered in the data folder and verifies.
-    let module = data.path().join("modules/acme/svc-e2e");
+    // The module is registered in the data folder, per tenant and version,
+    // and verifies.
+    let module = data.path().join("modules/acme/svc-e2e/1.0.0");
     let out = aip(
         data.path(),
         &[
@@ -279,6 +292,200 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
+
+    modules_are_listed_served_and_verified(&service, &module);
+}
+
+/// `/v1/modules…` over the module `svc-e2e` 1.0.0 of tenant acme, whose
+/// folder is `module`.
+fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Path) {
+    let (status, _, list) = call(
+        "GET",
+        &service.url("/v1/modules"),
+        Some("viewer-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{list}");
+    let listed = &list["modules"][0];
+    assert_eq!(
+        (
+            &listed["name"],
+            &listed["latest"],
+            &listed["status"],
+            &listed["tenant"]
+        ),
+        (
+            &json!("svc-e2e"),
+            &json!("1.0.0"),
+            &json!("Installed"),
+            &json!("acme")
+        ),
+        "{list}"
+    );
+    // The intent override the submission named, beside the derived ones.
+    let intents = listed["intents"].as_array().cloned().unwrap_or_default();
+    assert!(intents.contains(&json!("find.items")), "{intents:?}");
+    assert!(intents.contains(&json!("get-item")), "{intents:?}");
+    assert!(!intents.contains(&json!("search")), "{intents:?}");
+
+    // Another tenant sees no modules, and this one is "not found" for it.
+    let (_, _, theirs) = call(
+        "GET",
+        &service.url("/v1/modules"),
+        Some("globex-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(theirs["modules"], json!([]), "{theirs}");
+    for path in [
+        "/v1/modules/svc-e2e",
+        "/v1/modules/svc-e2e/versions/1.0.0/manifest",
+        "/v1/modules/svc-e2e?tenant=acme",
+    ] {
+        let (status, _, v) = call("GET", &service.url(path), Some("globex-key-1"), None, &[]);
+        assert_eq!(status, 404, "{path}: {v}");
+    }
+    let (status, _, v) = call(
+        "POST",
+        &service.url("/v1/modules/svc-e2e/versions/1.0.0/verify"),
+        Some("globex-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 404, "{v}");
+    // The admin sees every tenant's, and reads acme's with ?tenant=.
+    let (_, _, all) = call(
+        "GET",
+        &service.url("/v1/modules"),
+        Some("admin-key-01"),
+        None,
+        &[],
+    );
+    assert_eq!(all["modules"][0]["tenant"], json!("acme"), "{all}");
+    let (status, _, _) = call(
+        "GET",
+        &service.url("/v1/modules/svc-e2e?tenant=acme"),
+        Some("admin-key-01"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200);
+
+    let (status, _, detail) = call(
+        "GET",
+        &service.url("/v1/modules/svc-e2e"),
+        Some("viewer-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{detail}");
+    let version = &detail["versions"][0];
+    assert_eq!(version["version"], json!("1.0.0"), "{detail}");
+    assert_eq!(version["runtime"], json!("wasm"), "{detail}");
+
+    // Manifest, SBOM and artifact are the registered bytes.
+    let base = "/v1/modules/svc-e2e/versions/1.0.0";
+    let (status, content_type, manifest) =
+        get_bytes(service, &format!("{base}/manifest"), "viewer-key-1");
+    assert_eq!((status, content_type.as_str()), (200, "application/yaml"));
+    assert_eq!(
+        manifest,
+        std::fs::read(module.join("manifest.yaml")).expect("manifest")
+    );
+    let (status, content_type, sbom) = get_bytes(service, &format!("{base}/sbom"), "viewer-key-1");
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/vnd.cyclonedx+json")
+    );
+    assert_eq!(
+        sbom,
+        std::fs::read(module.join("sbom.cdx.json")).expect("sbom")
+    );
+    let (status, content_type, artifact) =
+        get_bytes(service, &format!("{base}/artifact"), "viewer-key-1");
+    assert_eq!((status, content_type.as_str()), (200, "application/wasm"));
+    let digest = format!("sha256:{}", sha256_hex(&artifact));
+    assert!(
+        version["artifact_digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{detail}"
+    );
+    assert!(
+        String::from_utf8_lossy(&manifest).contains(&digest),
+        "the artifact served is the layer manifest.yaml names"
+    );
+    for bad in [
+        format!("{base}/source"),
+        "/v1/modules/svc-e2e/versions/9.9.9/manifest".to_string(),
+        "/v1/modules/svc-e2e/versions/..%2F..%2Fcosign.key/manifest".to_string(),
+        "/v1/modules/..%2Fglobex/versions/1.0.0/manifest".to_string(),
+    ] {
+        let (status, _, v) = call("GET", &service.url(&bad), Some("viewer-key-1"), None, &[]);
+        assert_eq!(status, 404, "{bad}: {v}");
+    }
+
+    // Verification, run again on request: passes, then fails once the
+    // SBOM is altered on disk, and the status chip follows.
+    let verify = service.url(&format!("{base}/verify"));
+    let (status, _, result) = call("POST", &verify, Some("viewer-key-1"), None, &[]);
+    assert_eq!(
+        (status, &result["verified"]),
+        (200, &json!(true)),
+        "{result}"
+    );
+    let sbom_path = module.join("sbom.cdx.json");
+    let mut altered = sbom.clone();
+    altered.extend_from_slice(b" ");
+    std::fs::write(&sbom_path, &altered).expect("alter");
+    let (status, _, result) = call("POST", &verify, Some("viewer-key-1"), None, &[]);
+    assert_eq!(
+        (status, &result["verified"]),
+        (200, &json!(false)),
+        "{result}"
+    );
+    assert!(
+        result["error"].as_str().is_some_and(|e| e.contains("sbom")),
+        "{result}"
+    );
+    let (_, _, detail) = call(
+        "GET",
+        &service.url("/v1/modules/svc-e2e"),
+        Some("viewer-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(detail["status"], json!("Unverified"), "{detail}");
+    std::fs::write(&sbom_path, &sbom).expect("restore");
+}
+
+/// (status, content type, body bytes) of a GET.
+fn get_bytes(service: &BuilderService, path: &str, key: &str) -> (u16, String, Vec<u8>) {
+    let mut response = agent()
+        .get(&service.url(path))
+        .header("X-API-Key", key)
+        .call()
+        .expect("GET");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let status = response.status().as_u16();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap_or_default();
+    (status, content_type, bytes)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[test]
@@ -392,9 +599,35 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
         ),
         (
             br#"{"name":"x1","protocol":"rest","spec":"a","push":"localhost:5000/x"}"#.to_vec(),
-            501,
-            "not-supported",
-            "not supported yet",
+            403,
+            "forbidden",
+            "registry localhost:5000 is not one this service pushes to",
+        ),
+        (
+            br#"{"name":"x1","protocol":"rest","spec":"a","push":"localhost:5000/x@1.0.0"}"#
+                .to_vec(),
+            422,
+            "invalid-request",
+            "names a version or digest",
+        ),
+        (
+            br#"{"name":"x1","protocol":"rest","spec":"a","intents":{"search":"Find Items"}}"#
+                .to_vec(),
+            422,
+            "invalid-request",
+            "is not an intent name",
+        ),
+        (
+            submission_with("x1", "1.0.0", &json!({"intents": {"noSuchOp": "find"}})),
+            422,
+            "invalid-request",
+            "no such operation",
+        ),
+        (
+            submission_with("x1", "1.0.0", &json!({"intents": {"search": "get-item"}})),
+            422,
+            "invalid-request",
+            "would route to two operations",
         ),
         (big, 413, "too-large", "larger than"),
     ] {
@@ -484,12 +717,23 @@ fn jobs_survive_a_killed_service_and_end_exactly_once() {
             .is_some_and(|l| l.contains("the service restarted while this job was running"))),
         "the resume is recorded: {events:?}"
     );
-    let modules: Vec<String> = std::fs::read_dir(data.path().join("modules/acme"))
-        .expect("modules")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(modules, [name.clone()], "one module, no staging leftovers");
+    let names = |dir: PathBuf| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .expect("modules")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(data.path().join("modules/acme")),
+        [name.clone()],
+        "one module"
+    );
+    assert_eq!(
+        names(data.path().join("modules/acme").join(&name)),
+        ["1.0.0"],
+        "one version, no staging leftovers"
+    );
     let out = aip(
         data.path(),
         &[
@@ -498,6 +742,7 @@ fn jobs_survive_a_killed_service_and_end_exactly_once() {
                 .path()
                 .join("modules/acme")
                 .join(&name)
+                .join("1.0.0")
                 .display()
                 .to_string(),
             "--key",
@@ -603,4 +848,149 @@ fn source_urls_are_fetched_but_never_into_private_address_space() {
         (422, &json!("https://aip.dev/problems/invalid-request")),
         "{problem}"
     );
+}
+
+#[test]
+fn builds_push_to_an_allowed_registry_and_other_tenants_install_from_it() {
+    let registry = crate::registry_server::Registry::start();
+    let host = registry.host();
+    let data = tempfile::tempdir().expect("tempdir");
+    let service = BuilderService::start_with(data.path(), &["--registry", &host]);
+    let repo_ref = format!("{host}/acme/svc-push");
+
+    let (status, _, job) = call(
+        "POST",
+        &service.url("/v1/builder/adapter"),
+        Some("builder-key-1"),
+        Some(&submission_with(
+            "svc-push",
+            "1.0.0",
+            &json!({"push": repo_ref}),
+        )),
+        &[],
+    );
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().expect("id").to_string();
+    let events = follow(&service, &id, "builder-key-1");
+    assert_eq!(
+        states(&events).last().map(String::as_str),
+        Some("succeeded"),
+        "{events:?}\n{}",
+        service.log()
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(k, d)| k == "stage" && d["data"]["stage"] == json!("push")),
+        "a push stage: {events:?}"
+    );
+    let (_, _, job) = call(
+        "GET",
+        &service.url(&format!("/v1/builder/jobs/{id}")),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    let tags = job["module"]["pushed"]["tags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(tags.contains(&json!("1.0.0")), "{job}");
+
+    // Another tenant installs it from the registry: verified with the
+    // service's key, registered in its own tenant.
+    let install = service.url("/v1/modules/install");
+    let body =
+        |reference: &str| serde_json::to_vec(&json!({"reference": reference})).expect("json");
+    let (status, _, installed) = call(
+        "POST",
+        &install,
+        Some("globex-key-1"),
+        Some(&body(&format!("{repo_ref}@1.0.0"))),
+        &[],
+    );
+    assert_eq!(status, 200, "{installed}");
+    assert_eq!(
+        installed["origin"]["verification"]["status"],
+        json!("verified"),
+        "{installed}"
+    );
+    let (_, _, module) = call(
+        "GET",
+        &service.url("/v1/modules/svc-push"),
+        Some("globex-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(module["status"], json!("Installed"), "{module}");
+    assert_eq!(module["tenant"], json!("globex"), "{module}");
+    assert_eq!(
+        module["versions"][0]["origin"]["registry"],
+        json!(host),
+        "{module}"
+    );
+
+    // Refusals: a viewer, a registry not configured, a malformed reference.
+    for (key, reference, status, kind) in [
+        ("viewer-key-1", repo_ref.clone(), 403, "forbidden"),
+        (
+            "globex-key-1",
+            "registry.example.com/x/y".to_string(),
+            403,
+            "forbidden",
+        ),
+        (
+            "globex-key-1",
+            format!("{host}/Acme/Bad"),
+            422,
+            "invalid-request",
+        ),
+    ] {
+        let (s, _, v) = call("POST", &install, Some(key), Some(&body(&reference)), &[]);
+        assert_eq!(
+            (s, &v["type"]),
+            (status, &json!(format!("https://aip.dev/problems/{kind}"))),
+            "{reference}: {v}"
+        );
+    }
+
+    // Once its signature is gone from the registry, installing is refused
+    // and nothing is written.
+    let api = registry.api();
+    let digest = job["module"]["artifact_digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (_, sig_digest) = api
+        .manifest(
+            "acme/svc-push",
+            &format!("{}.sig", digest.replace(':', "-")),
+        )
+        .expect("signature");
+    api.delete_manifest("acme/svc-push", &sig_digest);
+    let before = std::fs::read_dir(service.data.join("modules/globex/svc-push"))
+        .expect("versions")
+        .count();
+    let (s, _, v) = call(
+        "POST",
+        &install,
+        Some("globex-key-1"),
+        Some(&body(&format!("{repo_ref}@1.0.0"))),
+        &[],
+    );
+    assert_eq!(
+        (s, &v["type"]),
+        (422, &json!("https://aip.dev/problems/module-unverified")),
+        "{v}"
+    );
+    assert!(
+        v["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not signed")),
+        "{v}"
+    );
+    let after = std::fs::read_dir(service.data.join("modules/globex/svc-push"))
+        .expect("versions")
+        .count();
+    assert_eq!(before, after, "nothing written");
 }

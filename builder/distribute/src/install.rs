@@ -1,6 +1,6 @@
 //! Installing a module from a registry into `modules/<name>/`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aip_package::oci::sha256_digest;
 use aip_register::{Origin, Verification};
@@ -13,12 +13,12 @@ use crate::reference::ModuleRef;
 
 /// How to install.
 pub struct InstallOptions<'a> {
-    /// The public key signatures must verify with.
-    pub key: Option<&'a PublicKey>,
+    /// The public keys a signature may verify with (any one of them).
+    pub keys: &'a [PublicKey],
     /// Refuse (and write nothing) unless the signature verifies.
     pub require_signed: bool,
-    /// The modules folder (`modules/`).
-    pub modules_dir: &'a Path,
+    /// Where to register it (`modules/<name>`).
+    pub destination: aip_register::Destination,
 }
 
 /// What was installed.
@@ -50,27 +50,40 @@ pub async fn install(
     options: &InstallOptions<'_>,
 ) -> Result<Installed, DistributeError> {
     let mut fetched = fetch(client, reference).await?;
-    let verification = match options.key {
-        _ if !fetched.signed => Verification::Unverified {
+    let verification = if !fetched.signed {
+        Verification::Unverified {
             reason: format!(
                 "the module is not signed: {} has no {} tag",
                 fetched.resolved.repo_string(),
                 aip_package::cosign::signature_tag(&fetched.digest)
             ),
-        },
-        None => Verification::Unverified {
+        }
+    } else if options.keys.is_empty() {
+        Verification::Unverified {
             reason:
                 "no public key to verify the signature with (--key, or `key` in the config file)"
                     .into(),
-        },
-        Some(key) => match aip_register::verify_staged(&fetched.module, key) {
-            Ok(_) => Verification::Verified {
-                key: key_fingerprint(key),
-            },
-            Err(e) => Verification::Unverified {
-                reason: e.to_string(),
-            },
-        },
+        }
+    } else {
+        let mut outcome = None;
+        for key in options.keys {
+            match aip_register::verify_staged(&fetched.module, key) {
+                Ok(_) => {
+                    outcome = Some(Verification::Verified {
+                        key: key_fingerprint(key),
+                    });
+                    break;
+                }
+                Err(e) => {
+                    outcome = Some(Verification::Unverified {
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        outcome.unwrap_or(Verification::Unverified {
+            reason: "no key verified it".into(),
+        })
     };
     if let (true, Verification::Unverified { reason }) = (options.require_signed, &verification) {
         return Err(DistributeError::Refused(format!(
@@ -89,7 +102,11 @@ pub async fn install(
         verification,
     };
     fetched.module.origin = Some(origin.clone());
-    let dir = aip_register::register(options.modules_dir, &fetched.module)?;
+    let folder = options.destination.folder(
+        &fetched.manifest.metadata.name,
+        &fetched.manifest.metadata.version,
+    );
+    let dir = aip_register::register_at(&folder, &fetched.module)?;
     Ok(Installed {
         name: fetched.manifest.metadata.name.clone(),
         version: fetched.manifest.metadata.version.clone(),

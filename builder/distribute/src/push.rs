@@ -82,7 +82,7 @@ pub async fn push(
     module_dir: &Path,
     dest: &ModuleRef,
     options: &PushOptions,
-    on: &mut dyn FnMut(PushEvent),
+    on: &mut (dyn FnMut(PushEvent) + Send),
 ) -> Result<PushReport, DistributeError> {
     let plan = PushPlan::read(module_dir)?;
     let digest = plan.artifact.digest.clone();
@@ -282,7 +282,7 @@ async fn push_manifest(
     what: &str,
     desc: &Descriptor,
     tag: Option<&str>,
-    on: &mut dyn FnMut(PushEvent),
+    on: &mut (dyn FnMut(PushEvent) + Send),
 ) -> Result<(), DistributeError> {
     let reference = match tag {
         Some(tag) => dest.at_tag(tag),

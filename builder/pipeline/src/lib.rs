@@ -22,6 +22,7 @@
 //! Nothing reaches `modules/` before step 8, so any earlier failure leaves
 //! it exactly as it was.
 
+mod intents;
 mod manifest;
 mod package;
 mod target;
@@ -38,6 +39,7 @@ use aip_sign::{KeyRef, PrivateKey, SimpleSigning};
 use base64::Engine;
 
 pub use aip_render::Target;
+pub use intents::{apply_intent_overrides, is_valid_intent};
 pub use target::{check_target, set_vendor_url};
 
 /// aip-builder's version, recorded in every artifact.
@@ -148,14 +150,18 @@ pub struct BuildRequest {
     /// Replaces the spec's servers: the vendor endpoint the module calls by
     /// default and may reach (`permissions.net`).
     pub vendor_url: Option<String>,
+    /// Operation id -> intent, replacing the default intents of those
+    /// operations.
+    pub intents: std::collections::BTreeMap<String, String>,
     /// Module version.
     pub version: String,
     /// Signing key reference.
     pub key: KeyRef,
     /// Password of the signing key.
     pub password: zeroize::Zeroizing<Vec<u8>>,
-    /// Where modules live (`modules/`).
-    pub modules_dir: PathBuf,
+    /// Where the module is registered (`modules/<name>`, or
+    /// `<registry>/<name>/<version>` in the build service).
+    pub destination: aip_register::Destination,
     /// Where to also write the generated sources, if anywhere.
     pub generated_dir: Option<PathBuf>,
     /// Resource requests written into the manifest.
@@ -200,6 +206,7 @@ pub fn build_module(
         set_vendor_url(&mut api, url)?;
     }
     check_target(&api, req.target)?;
+    apply_intent_overrides(&mut api, &req.intents)?;
     for w in &ingested.warnings {
         observer.warn(w);
     }
@@ -311,12 +318,10 @@ pub fn build_module(
         &signature,
     );
 
-    observer.stage(
-        Stage::Register,
-        &req.modules_dir.join(&api.name).display().to_string(),
-    );
-    let dir = aip_register::register(
-        &req.modules_dir,
+    let folder = req.destination.folder(&api.name, &version);
+    observer.stage(Stage::Register, &folder.display().to_string());
+    let dir = aip_register::register_at(
+        &folder,
         &StagedModule {
             name: api.name.clone(),
             layout: packaged.layout,

@@ -20,21 +20,49 @@ pub struct StagedModule {
     pub origin: Option<crate::Origin>,
 }
 
+/// Where modules are registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `<dir>/<name>`: a flat `modules/` folder holding one version of each
+    /// module (what `aip-builder invoke` and the platform read).
+    Flat(PathBuf),
+    /// `<dir>/<name>/<version>`: every version kept side by side (the build
+    /// service's registry).
+    Versioned(PathBuf),
+}
+
+impl Destination {
+    /// The folder module `name` at `version` is registered into.
+    pub fn folder(&self, name: &str, version: &str) -> PathBuf {
+        match self {
+            Destination::Flat(dir) => dir.join(name),
+            Destination::Versioned(dir) => dir.join(name).join(version),
+        }
+    }
+}
+
 /// Writes `module` to `<modules_dir>/<name>`, replacing any previous version
 /// only once the new one is completely on disk. Returns the module folder.
 pub fn register(modules_dir: &Path, module: &StagedModule) -> Result<PathBuf, RegisterError> {
+    register_at(&modules_dir.join(&module.name), module)
+}
+
+/// Writes `module` to the folder `target` (see [`Destination::folder`]),
+/// replacing what is there only once the new module is completely on disk.
+/// The staging folder (`.staging-<name>-*`) is made beside `target`.
+pub fn register_at(target: &Path, module: &StagedModule) -> Result<PathBuf, RegisterError> {
     if !aip_ir::is_valid_module_name(&module.name) {
         return Err(RegisterError::Manifest(format!(
             "invalid module name {:?}",
             module.name
         )));
     }
-    std::fs::create_dir_all(modules_dir)
-        .map_err(|e| RegisterError::io("create", modules_dir, e))?;
+    let parent = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| RegisterError::io("create", parent, e))?;
     let staging = tempfile::Builder::new()
         .prefix(&format!(".staging-{}-", module.name))
-        .tempdir_in(modules_dir)
-        .map_err(|e| RegisterError::io("create a staging folder in", modules_dir, e))?;
+        .tempdir_in(parent)
+        .map_err(|e| RegisterError::io("create a staging folder in", parent, e))?;
     module.layout.write(&staging.path().join("oci"))?;
     write_synced(&staging.path().join("manifest.yaml"), &module.manifest_yaml)?;
     write_synced(&staging.path().join("sbom.cdx.json"), &module.sbom)?;
@@ -42,18 +70,17 @@ pub fn register(modules_dir: &Path, module: &StagedModule) -> Result<PathBuf, Re
         write_synced(&staging.path().join(crate::ORIGIN_FILE), &origin.to_bytes())?;
     }
 
-    let target = modules_dir.join(&module.name);
     let staged = staging.keep();
     if target.exists() {
         // Swap old and new in one step, so `modules/<name>` always holds a
         // complete module; then drop the old one.
-        swap(&staged, &target).map_err(|e| RegisterError::io("swap into place", &target, e))?;
+        swap(&staged, target).map_err(|e| RegisterError::io("swap into place", target, e))?;
         std::fs::remove_dir_all(&staged).map_err(|e| RegisterError::io("remove", &staged, e))?;
     } else {
-        std::fs::rename(&staged, &target)
-            .map_err(|e| RegisterError::io("move into place", &target, e))?;
+        std::fs::rename(&staged, target)
+            .map_err(|e| RegisterError::io("move into place", target, e))?;
     }
-    Ok(target)
+    Ok(target.to_path_buf())
 }
 
 /// Exchanges two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`).

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ServiceConfig;
 use crate::auth::{Caller, Role, authenticate};
+use crate::modules::Registry;
 use crate::problem::Problem;
 use crate::request::{AdapterRequest, SpecInput};
 use crate::runner::{Runner, emit};
@@ -31,6 +32,8 @@ pub struct AppState {
     pub store: Store,
     /// The queue.
     pub runner: Runner,
+    /// Registered modules.
+    pub registry: Registry,
 }
 
 /// The router.
@@ -42,6 +45,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/builder/jobs/{id}/events", get(events))
         .route("/v1/builder/jobs/{id}/logs", get(logs))
         .route("/v1/builder/jobs/{id}/cancel", post(cancel))
+        .route("/v1/modules", get(crate::modules_api::list))
+        .route("/v1/modules/install", post(crate::modules_api::install))
+        .route("/v1/modules/{name}", get(crate::modules_api::module))
+        .route(
+            "/v1/modules/{name}/versions/{version}/verify",
+            post(crate::modules_api::verify),
+        )
+        .route(
+            "/v1/modules/{name}/versions/{version}/{part}",
+            get(crate::modules_api::part),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { Problem::not_found("no such endpoint") })
@@ -79,7 +93,7 @@ async fn visible_job(state: &AppState, caller: &Caller, id: &str) -> Result<Job,
     }
 }
 
-fn internal(e: &dyn std::fmt::Display) -> Problem {
+pub(crate) fn internal(e: &dyn std::fmt::Display) -> Problem {
     tracing::error!("{e}");
     Problem::internal("the service failed; see its log")
 }
@@ -117,7 +131,8 @@ async fn submit(
         )),
         other => Problem::bad_request(other.body_text()),
     })?;
-    let accepted = AdapterRequest::from_body(&body)?.accept(&state.config.signing_key_refs)?;
+    let accepted = AdapterRequest::from_body(&body)?
+        .accept(&state.config.signing_key_refs, &state.config.registries)?;
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -166,22 +181,25 @@ async fn submit(
     // than accepted as a job that can only fail. (Ingest is milliseconds.)
     let spec_path = dir.join(accepted.spec_file);
     let name = accepted.request.name.clone();
+    let intents = accepted.request.intents.clone().unwrap_or_default();
     let checked = tokio::task::spawn_blocking(move || {
-        aip_ingest::ingest(
+        let mut api = aip_ingest::ingest(
             aip_ingest::SpecSource::File(spec_path),
             &aip_ingest::IngestOptions {
                 name: Some(name),
                 ..Default::default()
             },
         )
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| Problem::invalid_spec(e.to_string()))?
+        .api;
+        aip_pipeline::apply_intent_overrides(&mut api, &intents)
+            .map_err(|e| Problem::invalid(format!("intents: {e}")))
     })
     .await
     .map_err(|e| internal(&e))?;
-    if let Err(detail) = checked {
+    if let Err(problem) = checked {
         let _ = std::fs::remove_dir_all(&dir);
-        return Err(Problem::invalid_spec(detail));
+        return Err(problem);
     }
     match state
         .store

@@ -18,6 +18,8 @@
 mod api;
 mod auth;
 mod fetch;
+mod modules;
+mod modules_api;
 mod problem;
 mod request;
 mod runner;
@@ -73,10 +75,18 @@ pub struct ServiceConfig {
     /// Hosts `source` URLs may name even when they resolve to loopback or
     /// private addresses.
     pub allow_hosts: Vec<String>,
+    /// Registries (`host[:port]`) builds may push to and modules may be
+    /// installed from.
+    pub registries: Vec<String>,
+    /// Of those, the ones spoken to over plain HTTP (loopback ones always are).
+    pub insecure_registries: Vec<String>,
+    /// Public keys installed modules may be signed with, besides the
+    /// service's own.
+    pub trusted_keys: Vec<aip_sign::PublicKey>,
 }
 
 impl ServiceConfig {
-    /// Where registered modules go: `modules/<tenant>/<name>`.
+    /// Where registered modules go: `modules/<tenant>/<name>/<version>`.
     pub fn modules_dir(&self) -> PathBuf {
         self.data.join("modules")
     }
@@ -114,14 +124,21 @@ pub async fn serve(
             config.data.display()
         ))
     })?;
+    // The key is read once at start: a wrong password fails here, not in
+    // every build; its public half verifies what the service registered.
+    let own_key = signing_public_key(&config)?;
+    let mut trusted = vec![own_key];
+    trusted.extend(config.trusted_keys.iter().cloned());
+    let registry = modules::Registry::new(config.modules_dir(), trusted);
     let store = store::Store::open(&config.data).await?;
     let config = Arc::new(config);
-    let runner = runner::Runner::start(store.clone(), config.clone());
+    let runner = runner::Runner::start(store.clone(), config.clone(), registry.clone());
     recover(&store, &runner, &config.modules_dir()).await?;
     let app = api::router(api::AppState {
         config: config.clone(),
         store,
         runner,
+        registry,
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -142,22 +159,38 @@ pub async fn serve(
         .map_err(|source| ServiceError::Serve { addr, source })
 }
 
+fn signing_public_key(config: &ServiceConfig) -> Result<aip_sign::PublicKey, ServiceError> {
+    let key = aip_sign::KeyRef::File(config.signing_key.clone());
+    let pem = key
+        .read()
+        .map_err(|e| ServiceError::Config(format!("signing key: {e}")))?;
+    aip_sign::PrivateKey::from_cosign_pem(&pem, &config.signing_password, &key.display())
+        .map(|k| k.public_key())
+        .map_err(|e| ServiceError::Config(format!("signing key: {e}")))
+}
+
 /// Queues again every job that had not ended when the service stopped,
-/// and removes staging folders a killed build left in `modules/` (they are
+/// and removes staging folders a killed build left in
+/// `modules/<tenant>/<name>/` (they are
 /// never modules: registration renames a complete one into place).
 async fn recover(
     store: &store::Store,
     runner: &runner::Runner,
     modules: &Path,
 ) -> Result<(), ServiceError> {
-    for tenant in std::fs::read_dir(modules).into_iter().flatten().flatten() {
-        for entry in std::fs::read_dir(tenant.path())
+    let children = |dir: &Path| -> Vec<std::fs::DirEntry> {
+        std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
-        {
-            if entry.file_name().to_string_lossy().starts_with(".staging-") {
-                let _ = std::fs::remove_dir_all(entry.path());
+            .collect()
+    };
+    for tenant in children(modules) {
+        for module in children(&tenant.path()) {
+            for entry in children(&module.path()) {
+                if entry.file_name().to_string_lossy().starts_with(".staging-") {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
             }
         }
     }

@@ -121,6 +121,35 @@ impl Problem {
             format!("not supported yet: {}", detail.into()),
         )
     }
+    /// 422: a module's signature does not verify with a trusted key.
+    pub fn unverified(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "module-unverified",
+            "Module not verified",
+            detail,
+        )
+    }
+    /// 502: a registry failed or could not be reached.
+    pub fn bad_gateway(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "registry-unavailable",
+            "Registry unavailable",
+            detail,
+        )
+    }
+    /// 429: too many requests for this key; `Retry-After` says when.
+    pub fn rate_limited(retry_after: u64) -> Problem {
+        let mut problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("this API key's request rate is exceeded; retry in {retry_after} s"),
+        );
+        problem.retry_after = Some(retry_after);
+        problem
+    }
     /// 500 (details are logged, not sent).
     pub fn internal(detail: impl Into<String>) -> Problem {
         Problem::new(

@@ -107,7 +107,11 @@ impl AdapterRequest {
     }
 
     /// Checks what can be checked before a job exists.
-    pub fn accept(self, allowed_key_refs: &[String]) -> Result<Accepted, Problem> {
+    pub fn accept(
+        self,
+        allowed_key_refs: &[String],
+        allowed_registries: &[String],
+    ) -> Result<Accepted, Problem> {
         if !aip_ir::is_valid_module_name(&self.name) {
             return Err(Problem::invalid(format!(
                 "name {:?} is not a module name (lowercase letters, digits and -, starting with a letter, at most 63)",
@@ -137,15 +141,30 @@ impl AdapterRequest {
                 signing.cosign_key_ref
             )));
         }
-        if self.intents.is_some() {
-            return Err(Problem::not_supported(
-                "intent overrides (`intents`); intents are derived from the spec",
-            ));
+        for (operation, intent) in self.intents.iter().flatten() {
+            if !aip_pipeline::is_valid_intent(intent) {
+                return Err(Problem::invalid(format!(
+                    "intents.{operation}: {intent:?} is not an intent name (lowercase letters and digits in words joined by - or .)"
+                )));
+            }
         }
-        if self.push.is_some() {
-            return Err(Problem::not_supported(
-                "`push` from the service; push the built module with `aip-builder push`",
-            ));
+        if let Some(push) = &self.push {
+            let dest = aip_distribute::ModuleRef::parse(push)
+                .map_err(|e| Problem::invalid(format!("push: {e}")))?;
+            if !matches!(
+                dest.selector,
+                aip_distribute::Selector::Latest | aip_distribute::Selector::Tag(_)
+            ) {
+                return Err(Problem::invalid(format!(
+                    "push: {push:?} names a version or digest; give REGISTRY/REPO or REGISTRY/REPO:TAG (the version comes from `version`)"
+                )));
+            }
+            if !allowed_registries.iter().any(|r| r == &dest.registry) {
+                return Err(Problem::forbidden(format!(
+                    "push: registry {} is not one this service pushes to (its `registries` setting)",
+                    dest.registry
+                )));
+            }
         }
         let spec = match (&self.spec, &self.source) {
             (Some(_), Some(_)) => {

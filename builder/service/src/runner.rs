@@ -10,6 +10,7 @@ use aip_register::Resources;
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use crate::ServiceConfig;
+use crate::modules::Registry;
 use crate::request::{AdapterRequest, TargetName};
 use crate::store::{JobEvent, JobState, Store};
 
@@ -28,7 +29,7 @@ pub struct Runner {
 
 impl Runner {
     /// Starts the dispatcher with `config.max_builds` slots.
-    pub fn start(store: Store, config: Arc<ServiceConfig>) -> Runner {
+    pub fn start(store: Store, config: Arc<ServiceConfig>, registry: Registry) -> Runner {
         let (queue, mut jobs) = mpsc::unbounded_channel::<String>();
         let (live, _) = broadcast::channel(1024);
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -44,9 +45,14 @@ impl Runner {
                     break;
                 };
                 depth.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                let (store, config, live) = (store.clone(), config.clone(), live.clone());
+                let ctx = JobContext {
+                    store: store.clone(),
+                    config: config.clone(),
+                    registry: registry.clone(),
+                    live: live.clone(),
+                };
                 tokio::spawn(async move {
-                    run_job(&store, &config, &live, &id).await;
+                    run_job(&ctx, &id).await;
                     drop(permit);
                 });
             }
@@ -77,12 +83,16 @@ pub async fn emit(
     }
 }
 
-async fn run_job(
-    store: &Store,
-    config: &ServiceConfig,
-    live: &broadcast::Sender<LiveEvent>,
-    id: &str,
-) {
+/// What a running job needs.
+struct JobContext {
+    store: Store,
+    config: Arc<ServiceConfig>,
+    registry: Registry,
+    live: broadcast::Sender<LiveEvent>,
+}
+
+async fn run_job(ctx: &JobContext, id: &str) {
+    let (store, live) = (&ctx.store, &ctx.live);
     let job = match store.get(id).await {
         Ok(Some(job)) if job.state == JobState::Queued || job.state == JobState::Running => job,
         Ok(_) => return, // cancelled while queued, or already ended
@@ -105,13 +115,15 @@ async fn run_job(
     .await;
     let request: Result<AdapterRequest, _> = serde_json::from_value(job.request.clone());
     let outcome = match request {
-        Err(e) => Err(format!("the stored request does not parse: {e}")),
+        Err(e) => Err((format!("the stored request does not parse: {e}"), None)),
         Ok(request) => {
             let handle = tokio::runtime::Handle::current();
             let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
-            let job_dir = config.job_dir(id);
-            let build = build_request(config, &request, &job_dir, &job.tenant);
-            tokio::task::spawn_blocking(move || {
+            let job_dir = ctx.config.job_dir(id);
+            let destination = ctx.registry.destination(&job.tenant);
+            let build = build_request(&ctx.config, &request, &job_dir, destination);
+            let push = request.push.clone();
+            let built = tokio::task::spawn_blocking(move || {
                 let mut observer = JobObserver {
                     handle,
                     store: store2,
@@ -133,12 +145,16 @@ async fn run_job(
                     .map_err(|e| e.to_string())
             })
             .await
-            .unwrap_or_else(|e| Err(format!("the build task failed: {e}")))
+            .unwrap_or_else(|e| Err(format!("the build task failed: {e}")));
+            match (built, push) {
+                (Ok(module), Some(dest)) => push_module(ctx, id, &job.tenant, module, &dest).await,
+                (built, _) => built.map_err(|e| (e, None)),
+            }
         }
     };
     let (state, error, module) = match outcome {
         Ok(module) => (JobState::Succeeded, None, Some(module)),
-        Err(error) => (JobState::Failed, Some(error), None),
+        Err((error, module)) => (JobState::Failed, Some(error), module),
     };
     match store
         .set_state(id, state, error.as_deref(), module.as_ref())
@@ -159,11 +175,106 @@ async fn run_job(
     }
 }
 
+/// Pushes a registered module to `dest`; a failed push fails the job but
+/// leaves the module registered (and named in the job).
+async fn push_module(
+    ctx: &JobContext,
+    id: &str,
+    tenant: &str,
+    mut module: serde_json::Value,
+    dest: &str,
+) -> Result<serde_json::Value, (String, Option<serde_json::Value>)> {
+    let (store, live) = (&ctx.store, &ctx.live);
+    let name = module["name"].as_str().unwrap_or_default().to_string();
+    let version = module["version"].as_str().unwrap_or_default().to_string();
+    let folder = ctx.registry.destination(tenant).folder(&name, &version);
+    let data = serde_json::json!({"stage": "push", "detail": dest});
+    emit(store, live, id, "stage", data).await;
+    let _ = store.set_stage(id, "push").await;
+    // Push progress is recorded live, as the build's is.
+    let (lines, mut received) = mpsc::unbounded_channel::<String>();
+    let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
+    let forward = tokio::spawn(async move {
+        while let Some(line) = received.recv().await {
+            emit(
+                &store2,
+                &live2,
+                &id2,
+                "log",
+                serde_json::json!({"line": line}),
+            )
+            .await;
+        }
+    });
+    let report = async {
+        let dest = aip_distribute::ModuleRef::parse(dest).map_err(|e| e.to_string())?;
+        let options = aip_distribute::ClientOptions {
+            insecure_registries: ctx.config.insecure_registries.clone(),
+            ..Default::default()
+        };
+        let client = aip_distribute::RegistryClient::connect(&dest.registry, &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let extra_tag = match &dest.selector {
+            aip_distribute::Selector::Tag(tag) => Some(tag.clone()),
+            _ => None,
+        };
+        aip_distribute::push(
+            &client,
+            &folder,
+            &dest,
+            &aip_distribute::PushOptions {
+                latest: true,
+                extra_tag,
+            },
+            &mut |event| {
+                let _ = lines.send(push_line(&event));
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    drop(lines);
+    let _ = forward.await;
+    match report {
+        Ok(report) => {
+            module["pushed"] = serde_json::json!({
+                "reference": report.reference,
+                "tags": report.tags,
+                "signature_tag": report.signature_tag,
+            });
+            Ok(module)
+        }
+        Err(e) => Err((
+            format!("registered {name} {version}, but the push to {dest} failed: {e}"),
+            Some(module),
+        )),
+    }
+}
+
+fn push_line(event: &aip_distribute::PushEvent) -> String {
+    match event {
+        aip_distribute::PushEvent::Blob {
+            digest,
+            size,
+            uploaded,
+        } => format!(
+            "{} {digest} ({size} bytes)",
+            if *uploaded { "uploaded" } else { "present " }
+        ),
+        aip_distribute::PushEvent::Manifest { what, reference } => {
+            format!("pushed {what} -> {reference}")
+        }
+        aip_distribute::PushEvent::Note(note) => note.clone(),
+    }
+}
+
 fn build_request(
     config: &ServiceConfig,
     request: &AdapterRequest,
     job_dir: &std::path::Path,
-    tenant: &str,
+    destination: aip_register::Destination,
 ) -> BuildRequest {
     let spec_file = ["spec.proto", "spec.yaml"]
         .iter()
@@ -185,12 +296,14 @@ fn build_request(
             _ => aip_pipeline::Target::WasmComponent,
         },
         vendor_url: None,
+        intents: request.intents.clone().unwrap_or_default(),
         version: request.version.clone().unwrap_or_else(|| "0.1.0".into()),
         key: aip_sign::KeyRef::File(config.signing_key.clone()),
         password: config.signing_password.clone(),
-        // Each tenant registers into its own folder: two tenants' modules
-        // of the same name never replace each other.
-        modules_dir: config.modules_dir().join(tenant),
+        // Each tenant registers into its own folder, each version into its
+        // own: two tenants' modules of the same name never replace each
+        // other, and earlier versions stay.
+        destination,
         generated_dir: None,
         resources: Resources {
             cpu: resources

@@ -31,6 +31,10 @@ pub struct Opts {
     /// from .proto files name none: http://host:port (https:// for TLS).
     #[arg(long, value_name = "URL")]
     vendor_url: Option<String>,
+    /// Route an intent to an operation instead of the default (the
+    /// operation id in kebab case): OPERATION_ID=INTENT, repeatable.
+    #[arg(long = "intent", value_name = "OPERATION=INTENT", value_parser = parse_intent)]
+    intents: Vec<(String, String)>,
     /// Signing key: a cosign.key path or env://VAR (password in COSIGN_PASSWORD).
     /// Default: ./cosign.key, generated on first use if it does not exist.
     #[arg(long)]
@@ -108,10 +112,11 @@ impl Opts {
             ingest: self.spec.options(),
             target: self.target.pipeline(),
             vendor_url: self.vendor_url.clone(),
+            intents: self.intents.iter().cloned().collect(),
             version: self.version.clone(),
             key,
             password,
-            modules_dir: self.out.clone(),
+            destination: aip_register::Destination::Flat(self.out.clone()),
             generated_dir: self.generated.clone(),
             resources: Resources {
                 cpu: self.cpu.clone(),
@@ -178,4 +183,12 @@ impl Opts {
         }
         Ok(())
     }
+}
+
+/// `OPERATION=INTENT`.
+fn parse_intent(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(op, intent)| !op.is_empty() && !intent.is_empty())
+        .map(|(op, intent)| (op.to_string(), intent.to_string()))
+        .ok_or_else(|| format!("{text:?} is not OPERATION_ID=INTENT"))
 }

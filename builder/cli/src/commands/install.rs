@@ -54,9 +54,9 @@ impl Opts {
                 &client,
                 &reference,
                 &InstallOptions {
-                    key: key.as_ref(),
+                    keys: key.as_slice(),
                     require_signed,
-                    modules_dir: &self.out,
+                    destination: aip_register::Destination::Flat(self.out.clone()),
                 },
             )
             .await

@@ -29,6 +29,10 @@ pub struct Opts {
     /// private address (repeatable; e.g. an internal spec server).
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_hosts: Vec<String>,
+    /// A registry (host[:port]) builds may push to and modules may be
+    /// installed from (repeatable). Loopback registries speak plain HTTP.
+    #[arg(long = "registry", value_name = "HOST[:PORT]")]
+    registries: Vec<String>,
     /// Signing key (cosign.key path). Default: DATA/cosign.key, generated
     /// on first start with the password in COSIGN_PASSWORD.
     #[arg(long)]
@@ -77,6 +81,9 @@ impl Opts {
             signing_password: password,
             signing_key_refs: vec!["default".to_string()],
             allow_hosts: self.allow_hosts.clone(),
+            registries: self.registries.clone(),
+            insecure_registries: Vec::new(),
+            trusted_keys: Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -294,6 +294,32 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
     assert!(out.status.success(), "{}", text(&out));
 
     modules_are_listed_served_and_verified(&service, &module);
+
+    // Prometheus metrics: jobs by state, stage durations, queue depth,
+    // HTTP latency by route template.
+    let (status, content_type, metrics) = get_bytes(&service, "/metrics", "viewer-key-1");
+    assert_eq!(status, 200);
+    assert!(content_type.contains("openmetrics-text"), "{content_type}");
+    let metrics = String::from_utf8_lossy(&metrics);
+    for line in [
+        "aip_builder_jobs{state=\"succeeded\"} 1",
+        "aip_builder_jobs{state=\"failed\"} 0",
+        "aip_builder_queue_depth 0",
+        "aip_builder_builds_running 0",
+        "aip_builder_stage_duration_seconds_count{stage=\"compile\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+    assert!(
+        metrics.contains(
+            "aip_builder_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/builder/adapter\",status=\"202\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("route=\"/v1/builder/jobs/{id}\""),
+        "routes, not raw paths: {metrics}"
+    );
 }
 
 /// `/v1/modules…` over the module `svc-e2e` 1.0.0 of tenant acme, whose
@@ -676,26 +702,7 @@ fn jobs_survive_a_killed_service_and_end_exactly_once() {
     );
     assert_eq!(status, 202, "{job}");
     let id = job["id"].as_str().expect("id").to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, _, job) = call(
-            "GET",
-            &service.url(&format!("/v1/builder/jobs/{id}")),
-            Some("builder-key-1"),
-            None,
-            &[],
-        );
-        if job["stage"] == json!("compile")
-            || job["state"] != json!("queued") && job["state"] != json!("running")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the job never reached compile: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_compile(&service, &id);
     service.kill();
 
     let service = BuilderService::start(data.path());
@@ -993,4 +1000,200 @@ fn builds_push_to_an_allowed_registry_and_other_tenants_install_from_it() {
         .expect("versions")
         .count();
     assert_eq!(before, after, "nothing written");
+}
+
+/// Waits until job `id` is compiling (or has ended).
+fn wait_for_compile(service: &BuilderService, id: &str) {
+    wait_for_compile_attempt(service, id, 1);
+}
+
+/// Waits until job `id`'s `attempt`-th run is compiling (or it has ended).
+fn wait_for_compile_attempt(service: &BuilderService, id: &str, attempt: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, _, job) = call(
+            "GET",
+            &service.url(&format!("/v1/builder/jobs/{id}")),
+            Some("builder-key-1"),
+            None,
+            &[],
+        );
+        let attempts = job["attempts"].as_i64().unwrap_or_default();
+        if job["stage"] == json!("compile") && attempts >= attempt
+            || job["state"] != json!("queued") && job["state"] != json!("running")
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job never reached compile: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Submits a build of a name no other test uses (so the compile cache
+/// misses and cargo really runs); returns the job id.
+fn submit_uncached(service: &BuilderService, tag: &str) -> (String, String) {
+    let name = format!("svc-{tag}-{}", std::process::id());
+    let (status, _, job) = call(
+        "POST",
+        &service.url("/v1/builder/adapter"),
+        Some("builder-key-1"),
+        Some(&submission(&name, "1.0.0")),
+        &[],
+    );
+    assert_eq!(status, 202, "{job}");
+    (job["id"].as_str().expect("id").to_string(), name)
+}
+
+fn job_of(service: &BuilderService, id: &str) -> Value {
+    call(
+        "GET",
+        &service.url(&format!("/v1/builder/jobs/{id}")),
+        Some("builder-key-1"),
+        None,
+        &[],
+    )
+    .2
+}
+
+#[test]
+fn running_builds_are_cancelled_and_stopped_at_their_time_limit() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut service = BuilderService::start(data.path());
+    let (id, name) = submit_uncached(&service, "cancel");
+    wait_for_compile(&service, &id);
+    let (status, _, job) = call(
+        "POST",
+        &service.url(&format!("/v1/builder/jobs/{id}/cancel")),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 202, "{job}");
+    let events = follow(&service, &id, "builder-key-1");
+    assert_eq!(
+        states(&events).last().map(String::as_str),
+        Some("cancelled"),
+        "{events:?}\n{}",
+        service.log()
+    );
+    let job = job_of(&service, &id);
+    assert_eq!(job["error"], json!("cancelled while running"), "{job}");
+    assert!(
+        !data.path().join("modules/acme").join(&name).exists(),
+        "nothing registered"
+    );
+    service.kill();
+
+    // A one-second limit stops the next uncached build in compile.
+    let mut service = BuilderService::start_with(data.path(), &["--build-timeout", "1"]);
+    let (id, name) = submit_uncached(&service, "timeout");
+    let events = follow(&service, &id, "builder-key-1");
+    assert_eq!(
+        states(&events).last().map(String::as_str),
+        Some("failed"),
+        "{events:?}"
+    );
+    let job = job_of(&service, &id);
+    assert!(
+        job["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("exceeded its time limit of 1 s")),
+        "{job}"
+    );
+    assert!(!data.path().join("modules/acme").join(&name).exists());
+    service.kill();
+
+    // The killed cargo left the shared build folder usable: building the
+    // same module again succeeds.
+    let service = BuilderService::start(data.path());
+    let (status, _, job) = call(
+        "POST",
+        &service.url("/v1/builder/adapter"),
+        Some("builder-key-1"),
+        Some(&submission(&name, "1.0.0")),
+        &[],
+    );
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().expect("id").to_string();
+    let events = follow(&service, &id, "builder-key-1");
+    assert_eq!(
+        states(&events).last().map(String::as_str),
+        Some("succeeded"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_job_that_keeps_stopping_the_service_is_failed_after_three_attempts() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut service = BuilderService::start(data.path());
+    let (id, _) = submit_uncached(&service, "crashloop");
+    for attempt in 1..=3 {
+        wait_for_compile_attempt(&service, &id, attempt);
+        service.kill();
+        service = BuilderService::start(data.path());
+    }
+    let events = follow(&service, &id, "builder-key-1");
+    assert_eq!(
+        states(&events).last().map(String::as_str),
+        Some("failed"),
+        "{events:?}"
+    );
+    let job = job_of(&service, &id);
+    assert_eq!(job["attempts"], json!(3), "{job}");
+    assert!(
+        job["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("stopped 3 times")),
+        "{job}"
+    );
+}
+
+#[test]
+fn each_key_is_rate_limited_on_its_own_with_retry_after() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let service =
+        BuilderService::start_with(data.path(), &["--rate-limit", "1", "--rate-burst", "3"]);
+    let get = |key: &str| {
+        agent()
+            .get(&service.url("/v1/modules"))
+            .header("X-API-Key", key)
+            .call()
+            .expect("GET")
+    };
+    let mut limited = None;
+    for _ in 0..10 {
+        let mut response = get("viewer-key-1");
+        if response.status().as_u16() == 429 {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let body: Value =
+                serde_json::from_slice(&response.body_mut().read_to_vec().unwrap_or_default())
+                    .unwrap_or(Value::Null);
+            limited = Some((retry_after, body));
+            break;
+        }
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let (retry_after, body) = limited.expect("the burst of 3 runs out within 10 requests");
+    assert!(
+        retry_after.is_some_and(|s| s >= 1),
+        "Retry-After: {retry_after:?}"
+    );
+    assert_eq!(
+        body["type"],
+        json!("https://aip.dev/problems/rate-limited"),
+        "{body}"
+    );
+    // Another key is not affected.
+    assert_eq!(get("globex-key-1").status().as_u16(), 200);
+    // And the limited key is served again once its time has come.
+    std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(1)));
+    assert_eq!(get("viewer-key-1").status().as_u16(), 200);
 }

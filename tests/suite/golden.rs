@@ -126,6 +126,7 @@ fn generated_crates_compile_to_aip_adapter_components() {
                 cache: cache.clone(),
                 progress: &mut |_| {},
                 use_cache: false,
+                cancel: None,
             },
         )
         .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
@@ -177,6 +178,7 @@ fn a_compile_failure_keeps_the_crate_and_reports_cargo_output() {
             cache: aip_compile::CacheDirs::from_env(),
             progress: &mut |_| {},
             use_cache: false,
+            cancel: None,
         },
     )
     .expect_err("must not compile");
@@ -205,6 +207,7 @@ fn generated_service_crates_compile_to_static_services_that_answer_describe() {
                 cache: cache.clone(),
                 progress: &mut |_| {},
                 use_cache: true,
+                cancel: None,
             },
         )
         .unwrap_or_else(|e| panic!("{}: {e}", spec.name));

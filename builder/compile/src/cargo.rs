@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::write::{sync_files, write_files};
-use crate::{CacheDirs, CompileError, io_err};
+use crate::{CacheDirs, CancelFlag, CompileError, io_err};
 
 /// What a generated crate compiles into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,10 @@ pub struct BuildOptions<'a> {
     pub progress: &'a mut dyn FnMut(&str),
     /// Reuse an artifact compiled from identical sources with the same toolchain.
     pub use_cache: bool,
+    /// Stops the build: cargo then runs in its own process group, killed
+    /// with its rustc processes when the flag is set. (`None`: cargo stays
+    /// in the caller's group, so a terminal's Ctrl-C reaches it.)
+    pub cancel: Option<CancelFlag>,
 }
 
 /// A compiled adapter.
@@ -82,6 +86,7 @@ pub fn compile(
         cache,
         progress,
         use_cache,
+        cancel,
     } = opts;
     let builds = cache.builds_dir();
     std::fs::create_dir_all(&builds).map_err(io_err("create", &builds))?;
@@ -120,6 +125,10 @@ pub fn compile(
         .open(&lock_path)
         .map_err(io_err("open", &lock_path))?;
     lock.lock().map_err(io_err("lock", &lock_path))?;
+    // Waiting for the lock can take a whole other build.
+    if cancel.as_ref().is_some_and(CancelFlag::is_cancelled) {
+        return Err(CompileError::Cancelled);
+    }
 
     let build_dir = builds.join(target.triple());
     sync_files(files, &build_dir)?;
@@ -143,7 +152,7 @@ pub fn compile(
     .env("RUSTFLAGS", remap_flags())
     .env_remove("CARGO_ENCODED_RUSTFLAGS")
     .env_remove("CARGO_BUILD_TARGET");
-    let (ok, output) = run_streaming(cmd, "cargo", progress)?;
+    let (ok, output) = run_streaming(cmd, "cargo", progress, cancel.as_ref())?;
     if !ok {
         // The fixed folder is reused by the next build: keep a copy.
         let kept = tempfile::Builder::new()
@@ -236,7 +245,7 @@ fn ensure_target(triple: &str, progress: &mut dyn FnMut(&str)) -> Result<(), Com
     ));
     let mut cmd = Command::new("rustup");
     cmd.args(["target", "add", triple]);
-    let (ok, output) = run_streaming(cmd, "rustup", progress)?;
+    let (ok, output) = run_streaming(cmd, "rustup", progress, None)?;
     if ok {
         Ok(())
     } else {
@@ -276,7 +285,7 @@ fn ensure_dependencies(
     let mut cmd = Command::new(cargo_bin());
     cmd.args(["fetch", "--locked", "--target", triple, "--manifest-path"])
         .arg(manifest);
-    let (ok, output) = run_streaming(cmd, "cargo", progress)?;
+    let (ok, output) = run_streaming(cmd, "cargo", progress, None)?;
     if ok {
         Ok(())
     } else {
@@ -288,18 +297,26 @@ fn ensure_dependencies(
 }
 
 /// Runs `cmd`, passing each stderr line to `progress`, and returns whether
-/// it succeeded plus everything it printed.
+/// it succeeded plus everything it printed. When `cancel` is set, the tool
+/// and everything it started are killed and the result is
+/// [`CompileError::Cancelled`].
 fn run_streaming(
     mut cmd: Command,
     tool: &'static str,
     progress: &mut dyn FnMut(&str),
+    cancel: Option<&CancelFlag>,
 ) -> Result<(bool, Vec<String>), CompileError> {
+    #[cfg(unix)]
+    if cancel.is_some() {
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    }
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| CompileError::Spawn { tool, source })?;
+    let _watch = cancel.map(|flag| crate::cancel::watch(&child, flag));
     let mut lines = Vec::new();
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -310,6 +327,9 @@ fn run_streaming(
     let status = child
         .wait()
         .map_err(|source| CompileError::Spawn { tool, source })?;
+    if cancel.is_some_and(CancelFlag::is_cancelled) {
+        return Err(CompileError::Cancelled);
+    }
     Ok((status.success(), lines))
 }
 

@@ -14,12 +14,14 @@
 
 mod artifact_cache;
 mod cache;
+mod cancel;
 mod cargo;
 mod write;
 
 use std::path::{Path, PathBuf};
 
 pub use cache::CacheDirs;
+pub use cancel::CancelFlag;
 pub use cargo::{BuildOptions, CompileTarget, Compiled, compile};
 pub use write::write_crate;
 
@@ -56,6 +58,9 @@ pub enum CompileError {
         /// Tool output.
         detail: String,
     },
+    /// The build was cancelled (by the caller, or its time limit).
+    #[error("the build was cancelled")]
+    Cancelled,
     /// cargo failed to build the generated crate.
     #[error(
         "cargo build of the generated adapter failed; the crate is kept at {build_dir} for inspection\nhint: this is a bug in aip-builder or its templates; please report it with the spec\n--- cargo output (last lines) ---\n{output}"

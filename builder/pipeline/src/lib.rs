@@ -124,6 +124,9 @@ pub enum PipelineError {
     /// Writing the module failed.
     #[error(transparent)]
     Register(#[from] aip_register::RegisterError),
+    /// The build was cancelled before it ended.
+    #[error("the build was cancelled")]
+    Cancelled,
 }
 
 impl PipelineError {
@@ -170,6 +173,8 @@ pub struct BuildRequest {
     pub cache: aip_compile::CacheDirs,
     /// Reuse a cached artifact compiled from identical sources.
     pub use_compile_cache: bool,
+    /// Stops the build at its next stage, or kills cargo while it runs.
+    pub cancel: Option<aip_compile::CancelFlag>,
 }
 
 /// A registered module.
@@ -183,6 +188,20 @@ pub struct BuiltModule {
     pub artifact_size: u64,
     /// Ingest warnings.
     pub warnings: Vec<String>,
+}
+
+/// Starts `stage`, unless the build was cancelled.
+fn enter(
+    observer: &mut dyn Observer,
+    cancel: Option<&aip_compile::CancelFlag>,
+    stage: Stage,
+    detail: &str,
+) -> Result<(), PipelineError> {
+    if cancel.is_some_and(aip_compile::CancelFlag::is_cancelled) {
+        return Err(PipelineError::Cancelled);
+    }
+    observer.stage(stage, detail);
+    Ok(())
 }
 
 /// Runs the whole pipeline.
@@ -199,7 +218,12 @@ pub fn build_module(
         })?
         .to_string();
 
-    observer.stage(Stage::Ingest, &req.spec.location());
+    enter(
+        observer,
+        req.cancel.as_ref(),
+        Stage::Ingest,
+        &req.spec.location(),
+    )?;
     let ingested = aip_ingest::ingest(req.spec.clone(), &req.ingest)?;
     let mut api = ingested.api;
     if let Some(url) = &req.vendor_url {
@@ -217,24 +241,33 @@ pub fn build_module(
         api.source.format.as_str()
     ));
 
-    observer.stage(Stage::Key, &req.key.display());
+    enter(
+        observer,
+        req.cancel.as_ref(),
+        Stage::Key,
+        &req.key.display(),
+    )?;
     let key = PrivateKey::from_cosign_pem(&req.key.read()?, &req.password, &req.key.display())?;
 
     let compile_target = target::compile_target(req.target);
-    observer.stage(
+    enter(
+        observer,
+        req.cancel.as_ref(),
         Stage::Render,
         &format!("{} templates", target::template_dir(req.target)),
-    );
+    )?;
     let rendered = aip_render::render_target(&api, req.target)?;
     if let Some(dir) = &req.generated_dir {
         aip_compile::write_crate(&rendered.files, dir)?;
         observer.note(&format!("sources -> {}", dir.display()));
     }
 
-    observer.stage(
+    enter(
+        observer,
+        req.cancel.as_ref(),
         Stage::Compile,
         &format!("cargo build --release --target {}", compile_target.triple()),
-    );
+    )?;
     let compiled = aip_compile::compile(
         &rendered.files,
         compile_target,
@@ -242,6 +275,7 @@ pub fn build_module(
             cache: req.cache.clone(),
             progress: &mut |line: &str| observer.tool_output(line),
             use_cache: req.use_compile_cache,
+            cancel: req.cancel.clone(),
         },
     )?;
     let artifact_size = compiled.artifact.len() as u64;
@@ -254,13 +288,15 @@ pub fn build_module(
         }
     ));
 
-    observer.stage(
+    enter(
+        observer,
+        req.cancel.as_ref(),
         Stage::Package,
         match req.target {
             Target::WasmComponent => "OCI Wasm artifact + CycloneDX SBOM",
             Target::GrpcService => "OCI image (linux/amd64) + CycloneDX SBOM",
         },
-    );
+    )?;
     let mut packaged = package::package(&api, &version, req.target, compiled.artifact)?;
     let crates: Vec<CrateRef> = compiled
         .crates
@@ -293,7 +329,12 @@ pub fn build_module(
     );
     let manifest_yaml = manifest.to_yaml()?;
 
-    observer.stage(Stage::Sign, "cosign simple signing, ECDSA P-256");
+    enter(
+        observer,
+        req.cancel.as_ref(),
+        Stage::Sign,
+        "cosign simple signing, ECDSA P-256",
+    )?;
     let mut claims = serde_json::Map::new();
     claims.insert(
         MANIFEST_DIGEST_CLAIM.into(),
@@ -319,7 +360,12 @@ pub fn build_module(
     );
 
     let folder = req.destination.folder(&api.name, &version);
-    observer.stage(Stage::Register, &folder.display().to_string());
+    enter(
+        observer,
+        req.cancel.as_ref(),
+        Stage::Register,
+        &folder.display().to_string(),
+    )?;
     let dir = aip_register::register_at(
         &folder,
         &StagedModule {

@@ -17,8 +17,10 @@ use sha2::{Digest, Sha256};
 
 use crate::ServiceConfig;
 use crate::auth::{Caller, Role, authenticate};
+use crate::metrics::Metrics;
 use crate::modules::Registry;
 use crate::problem::Problem;
+use crate::rate_limit::RateLimits;
 use crate::request::{AdapterRequest, SpecInput};
 use crate::runner::{Runner, emit};
 use crate::store::{Inserted, Job, JobState, Store, now_ms};
@@ -34,6 +36,10 @@ pub struct AppState {
     pub runner: Runner,
     /// Registered modules.
     pub registry: Registry,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Per-key request rate limits.
+    pub limits: RateLimits,
 }
 
 /// The router.
@@ -56,10 +62,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/modules/{name}/versions/{version}/{part}",
             get(crate::modules_api::part),
         )
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::observe,
+        ))
         .with_state(state)
 }
 
@@ -73,6 +84,7 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller {
                 roles: vec![Role::Admin],
                 tenant: crate::auth::DEFAULT_TENANT.into(),
+                key_id: String::new(),
             });
         }
         let presented = parts
@@ -80,7 +92,10 @@ impl FromRequestParts<AppState> for Caller {
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(Problem::unauthenticated)?;
-        authenticate(&state.config.api_keys, presented).ok_or_else(Problem::unauthenticated)
+        let caller =
+            authenticate(&state.config.api_keys, presented).ok_or_else(Problem::unauthenticated)?;
+        state.limits.check(&caller.key_id)?;
+        Ok(caller)
     }
 }
 
@@ -164,6 +179,7 @@ async fn submit(
         created_at: now_ms(),
         started_at: None,
         finished_at: None,
+        attempts: 0,
         request_digest: digest.clone(),
     };
     let spec = match &accepted.spec {
@@ -311,9 +327,27 @@ async fn cancel(
             }
         }
         JobState::Running => {
-            return Err(Problem::not_supported(
-                "cancelling a build that is already running",
-            ));
+            // Running here: stopped (cargo killed); the job ends as
+            // cancelled in a moment. Not yet picked up again after a
+            // restart: ended now.
+            if !state.runner.running.cancel(&id) {
+                let cancelled = state
+                    .store
+                    .set_state(
+                        &id,
+                        JobState::Cancelled,
+                        Some("cancelled before it resumed"),
+                        None,
+                    )
+                    .await
+                    .map_err(|e| internal(&e))?;
+                if cancelled {
+                    let data = serde_json::json!({"state": "cancelled"});
+                    emit(&state.store, &state.runner.live, &id, "state", data).await;
+                }
+            }
+            let job = visible_job(&state, &caller, &id).await?;
+            return Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response());
         }
         _ => {}
     }

@@ -42,6 +42,9 @@ pub struct Caller {
     pub roles: Vec<Role>,
     /// Its tenant.
     pub tenant: String,
+    /// Which key it used (the first 16 hex digits of its SHA-256; empty in
+    /// open mode): what rate limits are counted by. Never the key.
+    pub key_id: String,
 }
 
 impl Caller {
@@ -116,6 +119,7 @@ pub fn authenticate(keys: &[ApiKey], presented: &str) -> Option<Caller> {
     keys.iter().find(|k| k.digest == digest).map(|k| Caller {
         roles: k.roles.clone(),
         tenant: k.tenant.clone(),
+        key_id: hex::encode(&k.digest[..8]),
     })
 }
 

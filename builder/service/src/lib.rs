@@ -18,12 +18,15 @@
 mod api;
 mod auth;
 mod fetch;
+mod metrics;
 mod modules;
 mod modules_api;
 mod problem;
+mod rate_limit;
 mod request;
 mod runner;
 mod sse;
+mod stop;
 mod store;
 
 use std::net::SocketAddr;
@@ -33,6 +36,7 @@ use std::sync::Arc;
 pub use auth::{ApiKey, Role, parse_keys};
 pub use fetch::{FetchPolicy, forbidden};
 pub use problem::Problem;
+pub use rate_limit::RateLimit;
 pub use store::{Job, JobState};
 
 /// Why the service cannot run.
@@ -83,6 +87,10 @@ pub struct ServiceConfig {
     /// Public keys installed modules may be signed with, besides the
     /// service's own.
     pub trusted_keys: Vec<aip_sign::PublicKey>,
+    /// Longest a build may run before it is stopped and failed.
+    pub build_timeout: std::time::Duration,
+    /// Requests per API key (`None`: unlimited).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl ServiceConfig {
@@ -132,13 +140,21 @@ pub async fn serve(
     let registry = modules::Registry::new(config.modules_dir(), trusted);
     let store = store::Store::open(&config.data).await?;
     let config = Arc::new(config);
-    let runner = runner::Runner::start(store.clone(), config.clone(), registry.clone());
+    let metrics = metrics::Metrics::default();
+    let runner = runner::Runner::start(
+        store.clone(),
+        config.clone(),
+        registry.clone(),
+        metrics.clone(),
+    );
     recover(&store, &runner, &config.modules_dir()).await?;
     let app = api::router(api::AppState {
         config: config.clone(),
         store,
         runner,
         registry,
+        metrics,
+        limits: rate_limit::RateLimits::new(config.rate_limit),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -169,6 +185,10 @@ fn signing_public_key(config: &ServiceConfig) -> Result<aip_sign::PublicKey, Ser
         .map_err(|e| ServiceError::Config(format!("signing key: {e}")))
 }
 
+/// How many times a job may start before a restart fails it instead of
+/// resuming it (a job that crashes the service must not crash it forever).
+const MAX_ATTEMPTS: i64 = 3;
+
 /// Queues again every job that had not ended when the service stopped,
 /// and removes staging folders a killed build left in
 /// `modules/<tenant>/<name>/` (they are
@@ -195,6 +215,20 @@ async fn recover(
         }
     }
     for job in store.unfinished().await? {
+        if job.attempts >= MAX_ATTEMPTS {
+            let error = format!(
+                "the service stopped {} times while building this job; it is not tried again",
+                job.attempts
+            );
+            if store
+                .set_state(&job.id, JobState::Failed, Some(&error), None)
+                .await?
+            {
+                let data = serde_json::json!({"state": "failed", "error": error});
+                runner::emit(store, &runner.live, &job.id, "state", data).await;
+            }
+            continue;
+        }
         tracing::info!(job = %job.id, state = job.state.as_str(), "resuming a job the service stopped during");
         runner::emit(
             store,

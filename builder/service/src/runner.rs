@@ -10,8 +10,10 @@ use aip_register::Resources;
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use crate::ServiceConfig;
+use crate::metrics::Metrics;
 use crate::modules::Registry;
 use crate::request::{AdapterRequest, TargetName};
+use crate::stop::{Running, StopReason};
 use crate::store::{JobEvent, JobState, Store};
 
 /// A live event: which job, and the event.
@@ -25,18 +27,27 @@ pub struct Runner {
     pub live: broadcast::Sender<LiveEvent>,
     /// Jobs waiting for a slot.
     pub depth: Arc<std::sync::atomic::AtomicUsize>,
+    /// Builds running now, with their stop switches.
+    pub running: Running,
 }
 
 impl Runner {
     /// Starts the dispatcher with `config.max_builds` slots.
-    pub fn start(store: Store, config: Arc<ServiceConfig>, registry: Registry) -> Runner {
+    pub fn start(
+        store: Store,
+        config: Arc<ServiceConfig>,
+        registry: Registry,
+        metrics: Metrics,
+    ) -> Runner {
         let (queue, mut jobs) = mpsc::unbounded_channel::<String>();
         let (live, _) = broadcast::channel(1024);
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let running = Running::default();
         let runner = Runner {
             queue,
             live: live.clone(),
             depth: depth.clone(),
+            running: running.clone(),
         };
         let slots = Arc::new(Semaphore::new(config.max_builds.max(1)));
         tokio::spawn(async move {
@@ -50,6 +61,8 @@ impl Runner {
                     config: config.clone(),
                     registry: registry.clone(),
                     live: live.clone(),
+                    running: running.clone(),
+                    metrics: metrics.clone(),
                 };
                 tokio::spawn(async move {
                     run_job(&ctx, &id).await;
@@ -89,6 +102,8 @@ struct JobContext {
     config: Arc<ServiceConfig>,
     registry: Registry,
     live: broadcast::Sender<LiveEvent>,
+    running: Running,
+    metrics: Metrics,
 }
 
 async fn run_job(ctx: &JobContext, id: &str) {
@@ -101,10 +116,16 @@ async fn run_job(ctx: &JobContext, id: &str) {
             return;
         }
     };
-    if let Err(e) = store.set_state(id, JobState::Running, None, None).await {
-        tracing::error!(job = id, "cannot start the job: {e}");
-        return;
+    match store.set_state(id, JobState::Running, None, None).await {
+        Ok(true) => {}
+        Ok(false) => return, // cancelled meanwhile
+        Err(e) => {
+            tracing::error!(job = id, "cannot start the job: {e}");
+            return;
+        }
     }
+    let guard = ctx.running.start(id, ctx.config.build_timeout);
+    ctx.metrics.builds_running(1);
     emit(
         store,
         live,
@@ -119,9 +140,11 @@ async fn run_job(ctx: &JobContext, id: &str) {
         Ok(request) => {
             let handle = tokio::runtime::Handle::current();
             let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
+            let metrics = ctx.metrics.clone();
             let job_dir = ctx.config.job_dir(id);
             let destination = ctx.registry.destination(&job.tenant);
-            let build = build_request(&ctx.config, &request, &job_dir, destination);
+            let mut build = build_request(&ctx.config, &request, &job_dir, destination);
+            build.cancel = Some(guard.stop.flag());
             let push = request.push.clone();
             let built = tokio::task::spawn_blocking(move || {
                 let mut observer = JobObserver {
@@ -129,8 +152,12 @@ async fn run_job(ctx: &JobContext, id: &str) {
                     store: store2,
                     live: live2,
                     id: id2,
+                    metrics,
+                    current: None,
                 };
-                aip_pipeline::build_module(build, &mut observer)
+                let built = aip_pipeline::build_module(build, &mut observer);
+                observer.finish_stage();
+                built
                     .map(|built| {
                         serde_json::json!({
                             "name": built.manifest.metadata.name,
@@ -147,14 +174,34 @@ async fn run_job(ctx: &JobContext, id: &str) {
             .await
             .unwrap_or_else(|e| Err(format!("the build task failed: {e}")));
             match (built, push) {
-                (Ok(module), Some(dest)) => push_module(ctx, id, &job.tenant, module, &dest).await,
+                (Ok(module), Some(dest)) if guard.stop.reason().is_none() => {
+                    push_module(ctx, id, &job.tenant, module, &dest).await
+                }
                 (built, _) => built.map_err(|e| (e, None)),
             }
         }
     };
-    let (state, error, module) = match outcome {
-        Ok(module) => (JobState::Succeeded, None, Some(module)),
-        Err((error, module)) => (JobState::Failed, Some(error), module),
+    let stopped = guard.stop.reason();
+    drop(guard);
+    ctx.metrics.builds_running(-1);
+    let (state, error, module) = match (outcome, stopped) {
+        (Ok(module), None) => (JobState::Succeeded, None, Some(module)),
+        (Err((error, module)), None) => (JobState::Failed, Some(error), module),
+        // Stopped: a module registered before the stop stays registered
+        // (registration is atomic) and is named.
+        (outcome, Some(StopReason::Cancelled)) => (
+            JobState::Cancelled,
+            Some("cancelled while running".to_string()),
+            outcome.ok(),
+        ),
+        (outcome, Some(StopReason::TimedOut(limit))) => (
+            JobState::Failed,
+            Some(format!(
+                "the build exceeded its time limit of {} s and was stopped (serve --build-timeout)",
+                limit.as_secs()
+            )),
+            outcome.ok(),
+        ),
     };
     match store
         .set_state(id, state, error.as_deref(), module.as_ref())
@@ -317,6 +364,7 @@ fn build_request(
         },
         cache: aip_compile::CacheDirs::from_env(),
         use_compile_cache: true,
+        cancel: None,
     }
 }
 
@@ -326,9 +374,20 @@ struct JobObserver {
     store: Store,
     live: broadcast::Sender<LiveEvent>,
     id: String,
+    metrics: Metrics,
+    /// The stage running and when it started.
+    current: Option<(Stage, std::time::Instant)>,
 }
 
 impl JobObserver {
+    /// Records the running stage's duration.
+    fn finish_stage(&mut self) {
+        if let Some((stage, started)) = self.current.take() {
+            self.metrics
+                .stage_finished(stage.name(), started.elapsed().as_secs_f64());
+        }
+    }
+
     fn record(&self, kind: &str, data: serde_json::Value) {
         self.handle
             .block_on(emit(&self.store, &self.live, &self.id, kind, data));
@@ -337,6 +396,8 @@ impl JobObserver {
 
 impl Observer for JobObserver {
     fn stage(&mut self, stage: Stage, detail: &str) {
+        self.finish_stage();
+        self.current = Some((stage, std::time::Instant::now()));
         let _ = self
             .handle
             .block_on(self.store.set_stage(&self.id, stage.name()));

@@ -84,6 +84,9 @@ pub struct Job {
     pub started_at: Option<i64>,
     /// When it ended.
     pub finished_at: Option<i64>,
+    /// How many times it started running (more than one: it was resumed
+    /// after the service stopped).
+    pub attempts: i64,
     #[serde(skip)]
     pub(crate) request_digest: String,
 }
@@ -236,6 +239,8 @@ impl Store {
         let done = sqlx::query(
             "UPDATE jobs SET state = ?, error = COALESCE(?, error), module = COALESCE(?, module), \
              started_at = CASE WHEN ? = 'running' THEN ? ELSE started_at END, \
+             attempts = attempts + CASE WHEN ? = 'running' THEN 1 ELSE 0 END, \
+             stage = CASE WHEN ? = 'running' THEN NULL ELSE stage END, \
              finished_at = CASE WHEN ? IN ('succeeded', 'failed', 'cancelled') THEN ? ELSE finished_at END \
              WHERE id = ? AND state NOT IN ('succeeded', 'failed', 'cancelled')",
         )
@@ -244,6 +249,8 @@ impl Store {
         .bind(module.map(ToString::to_string))
         .bind(state.as_str())
         .bind(now)
+        .bind(state.as_str())
+        .bind(state.as_str())
         .bind(state.as_str())
         .bind(now)
         .bind(id)
@@ -316,6 +323,20 @@ impl Store {
             .collect()
     }
 
+    /// How many jobs are in each state.
+    pub async fn count_by_state(&self) -> Result<Vec<(JobState, i64)>, ServiceError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                let state: String = r.try_get("state").map_err(store_err)?;
+                Ok((JobState::parse(&state), r.try_get("n").map_err(store_err)?))
+            })
+            .collect()
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
@@ -343,6 +364,7 @@ fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, ServiceError> {
         created_at: r.try_get("created_at").map_err(store_err)?,
         started_at: r.try_get("started_at").map_err(store_err)?,
         finished_at: r.try_get("finished_at").map_err(store_err)?,
+        attempts: r.try_get("attempts").map_err(store_err)?,
         request_digest: r.try_get("request_digest").map_err(store_err)?,
     })
 }

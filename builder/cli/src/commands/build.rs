@@ -113,6 +113,7 @@ impl Opts {
             target: self.target.pipeline(),
             vendor_url: self.vendor_url.clone(),
             intents: self.intents.iter().cloned().collect(),
+            cancel: None,
             version: self.version.clone(),
             key,
             password,

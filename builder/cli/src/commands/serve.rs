@@ -33,6 +33,17 @@ pub struct Opts {
     /// installed from (repeatable). Loopback registries speak plain HTTP.
     #[arg(long = "registry", value_name = "HOST[:PORT]")]
     registries: Vec<String>,
+    /// Longest a build may run, in seconds; it is then stopped (cargo
+    /// killed) and the job fails saying so.
+    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    build_timeout: u64,
+    /// Requests per second each API key may make (0: unlimited); above
+    /// it, 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    rate_limit: u32,
+    /// Requests a key may make at once above the rate (default: twice the rate).
+    #[arg(long, value_name = "N")]
+    rate_burst: Option<u32>,
     /// Signing key (cosign.key path). Default: DATA/cosign.key, generated
     /// on first start with the password in COSIGN_PASSWORD.
     #[arg(long)]
@@ -84,6 +95,16 @@ impl Opts {
             registries: self.registries.clone(),
             insecure_registries: Vec::new(),
             trusted_keys: Vec::new(),
+            build_timeout: std::time::Duration::from_secs(self.build_timeout),
+            rate_limit: match (self.rate_limit, self.rate_burst) {
+                (0, _) => None,
+                (rate, burst) => Some(aip_service::RateLimit {
+                    per_second: std::num::NonZeroU32::new(rate)
+                        .unwrap_or(std::num::NonZeroU32::MIN),
+                    burst: std::num::NonZeroU32::new(burst.unwrap_or(rate.saturating_mul(2)))
+                        .unwrap_or(std::num::NonZeroU32::MIN),
+                }),
+            },
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

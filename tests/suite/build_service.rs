@@ -792,9 +792,17 @@ fn spec_server() -> String {
 #[test]
 fn source_urls_are_fetched_but_never_into_private_address_space() {
     let data = tempfile::tempdir().expect("tempdir");
-    // 127.0.0.1 is allowed (the spec server plays an internal docs site);
-    // everything else private stays refused.
-    let service = BuilderService::start_with(data.path(), &["--allow-host", "127.0.0.1"]);
+    // 127.0.0.1 is allowed in the config file (the spec server plays an
+    // internal docs site); everything else private stays refused. The
+    // file also adds an API key.
+    let config = data.path().join("aip-builder.toml");
+    std::fs::write(
+        &config,
+        "[service]\nallow_hosts = [\"127.0.0.1\"]\napi_keys = [\"file-key-001:builder:acme\"]\n",
+    )
+    .expect("config");
+    let service =
+        BuilderService::start_with(data.path(), &["--config", &config.display().to_string()]);
     let specs = spec_server();
     let port = specs.rsplit(':').next().unwrap_or_default().to_string();
     let submit = |source: String| {
@@ -805,7 +813,7 @@ fn source_urls_are_fetched_but_never_into_private_address_space() {
         call(
             "POST",
             &service.url("/v1/builder/adapter"),
-            Some("builder-key-1"),
+            Some("file-key-001"),
             Some(&body),
             &[],
         )
@@ -1196,4 +1204,87 @@ fn each_key_is_rate_limited_on_its_own_with_retry_after() {
     // And the limited key is served again once its time has come.
     std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(1)));
     assert_eq!(get("viewer-key-1").status().as_u16(), 200);
+}
+
+#[test]
+fn signing_keys_are_named_by_requests_and_granted_per_tenant() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let keys = data.path().join("release-keys");
+    std::fs::create_dir_all(&keys).expect("mkdir");
+    let out = aip(&keys, &["keygen", "--out", "."]);
+    assert!(out.status.success(), "{}", text(&out));
+    let config = data.path().join("aip-builder.toml");
+    std::fs::write(
+        &config,
+        "[service.signing_keys.acme-release]\n\
+         key = \"release-keys/cosign.key\"\n\
+         password_env = \"COSIGN_PASSWORD\"\n\
+         tenants = [\"acme\"]\n",
+    )
+    .expect("config");
+    let service =
+        BuilderService::start_with(data.path(), &["--config", &config.display().to_string()]);
+    let body = submission_with(
+        "svc-signed",
+        "1.0.0",
+        &json!({"signing": {"cosign_key_ref": "acme-release"}}),
+    );
+    // Another tenant may not sign with acme's key, nor with one not configured.
+    let submit = service.url("/v1/builder/adapter");
+    let (status, _, problem) = call("POST", &submit, Some("globex-key-1"), Some(&body), &[]);
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d
+                .contains("\"acme-release\" is not one this tenant may use (it may use: default)")),
+        "{problem}"
+    );
+    let other = submission_with(
+        "svc-signed",
+        "1.0.0",
+        &json!({"signing": {"cosign_key_ref": "nope"}}),
+    );
+    let (status, _, _) = call("POST", &submit, Some("builder-key-1"), Some(&other), &[]);
+    assert_eq!(status, 403);
+
+    let (status, _, job) = call("POST", &submit, Some("builder-key-1"), Some(&body), &[]);
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().expect("id").to_string();
+    let events = follow(&service, &id, "builder-key-1");
+    assert_eq!(
+        states(&events).last().map(String::as_str),
+        Some("succeeded"),
+        "{events:?}"
+    );
+    let job = job_of(&service, &id);
+    assert_eq!(
+        job["request"]["signing"]["cosign_key_ref"],
+        json!("acme-release")
+    );
+    // Signed with the release key, not the service's default one.
+    let module = data.path().join("modules/acme/svc-signed/1.0.0");
+    let verify = |key: &Path| {
+        aip(
+            data.path(),
+            &[
+                "verify",
+                &module.display().to_string(),
+                "--key",
+                &key.display().to_string(),
+            ],
+        )
+    };
+    let out = verify(&keys.join("cosign.pub"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!verify(&data.path().join("cosign.pub")).status.success());
+    // The service trusts its release key too: the module shows Installed.
+    let (_, _, module) = call(
+        "GET",
+        &service.url("/v1/modules/svc-signed"),
+        Some("viewer-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(module["status"], json!("Installed"), "{module}");
 }

@@ -6,6 +6,7 @@ mod module_host;
 mod password;
 mod progress;
 mod registry_args;
+mod service_config;
 mod spec_args;
 
 use clap::Parser;

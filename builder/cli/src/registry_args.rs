@@ -27,6 +27,9 @@ pub struct Config {
     /// Registries spoken to over plain HTTP (loopback ones always are).
     #[serde(default)]
     pub insecure_registries: Vec<String>,
+    /// `aip-builder serve` settings.
+    #[serde(default)]
+    pub service: crate::service_config::ServiceSection,
 }
 
 /// Registry flags.

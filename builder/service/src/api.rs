@@ -146,8 +146,10 @@ async fn submit(
         )),
         other => Problem::bad_request(other.body_text()),
     })?;
-    let accepted = AdapterRequest::from_body(&body)?
-        .accept(&state.config.signing_key_refs, &state.config.registries)?;
+    let accepted = AdapterRequest::from_body(&body)?.accept(
+        &state.config.key_refs_for(&caller.tenant),
+        &state.config.registries,
+    )?;
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|v| {

@@ -70,12 +70,9 @@ pub struct ServiceConfig {
     pub max_body_bytes: usize,
     /// API keys (empty: open mode, loopback only).
     pub api_keys: Vec<ApiKey>,
-    /// The signing key file.
-    pub signing_key: PathBuf,
-    /// Its password.
-    pub signing_password: zeroize::Zeroizing<Vec<u8>>,
-    /// Names a request's `signing.cosign_key_ref` may use.
-    pub signing_key_refs: Vec<String>,
+    /// Signing keys, by the name requests give as `signing.cosign_key_ref`
+    /// (`default` when they name none).
+    pub signing_keys: Vec<SigningKey>,
     /// Hosts `source` URLs may name even when they resolve to loopback or
     /// private addresses.
     pub allow_hosts: Vec<String>,
@@ -93,7 +90,45 @@ pub struct ServiceConfig {
     pub rate_limit: Option<RateLimit>,
 }
 
+/// A signing key requests may name.
+pub struct SigningKey {
+    /// The name (`signing.cosign_key_ref`).
+    pub name: String,
+    /// The cosign.key file.
+    pub path: PathBuf,
+    /// Its password.
+    pub password: zeroize::Zeroizing<Vec<u8>>,
+    /// Tenants that may sign with it (`*`: every tenant).
+    pub tenants: Vec<String>,
+}
+
+impl SigningKey {
+    /// Whether `tenant` may sign with this key.
+    pub fn allows(&self, tenant: &str) -> bool {
+        self.tenants.iter().any(|t| t == "*" || t == tenant)
+    }
+}
+
+/// The key ref a request names when it names none.
+pub const DEFAULT_KEY_REF: &str = "default";
+
 impl ServiceConfig {
+    /// The signing key named `name`, if `tenant` may use it.
+    pub fn signing_key_for(&self, name: &str, tenant: &str) -> Option<&SigningKey> {
+        self.signing_keys
+            .iter()
+            .find(|k| k.name == name && k.allows(tenant))
+    }
+
+    /// The signing key names `tenant` may use.
+    pub fn key_refs_for(&self, tenant: &str) -> Vec<String> {
+        self.signing_keys
+            .iter()
+            .filter(|k| k.allows(tenant))
+            .map(|k| k.name.clone())
+            .collect()
+    }
+
     /// Where registered modules go: `modules/<tenant>/<name>/<version>`.
     pub fn modules_dir(&self) -> PathBuf {
         self.data.join("modules")
@@ -132,10 +167,13 @@ pub async fn serve(
             config.data.display()
         ))
     })?;
-    // The key is read once at start: a wrong password fails here, not in
-    // every build; its public half verifies what the service registered.
-    let own_key = signing_public_key(&config)?;
-    let mut trusted = vec![own_key];
+    // Keys are read once at start: a wrong password fails here, not in
+    // every build; their public halves verify what the service registered.
+    let mut trusted = config
+        .signing_keys
+        .iter()
+        .map(signing_public_key)
+        .collect::<Result<Vec<_>, _>>()?;
     trusted.extend(config.trusted_keys.iter().cloned());
     let registry = modules::Registry::new(config.modules_dir(), trusted);
     let store = store::Store::open(&config.data).await?;
@@ -175,14 +213,14 @@ pub async fn serve(
         .map_err(|source| ServiceError::Serve { addr, source })
 }
 
-fn signing_public_key(config: &ServiceConfig) -> Result<aip_sign::PublicKey, ServiceError> {
-    let key = aip_sign::KeyRef::File(config.signing_key.clone());
-    let pem = key
-        .read()
-        .map_err(|e| ServiceError::Config(format!("signing key: {e}")))?;
-    aip_sign::PrivateKey::from_cosign_pem(&pem, &config.signing_password, &key.display())
+fn signing_public_key(key: &SigningKey) -> Result<aip_sign::PublicKey, ServiceError> {
+    let key_ref = aip_sign::KeyRef::File(key.path.clone());
+    let context =
+        |e: aip_sign::SignError| ServiceError::Config(format!("signing key {:?}: {e}", key.name));
+    let pem = key_ref.read().map_err(context)?;
+    aip_sign::PrivateKey::from_cosign_pem(&pem, &key.password, &key_ref.display())
         .map(|k| k.public_key())
-        .map_err(|e| ServiceError::Config(format!("signing key: {e}")))
+        .map_err(context)
 }
 
 /// How many times a job may start before a restart fails it instead of

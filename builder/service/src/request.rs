@@ -133,12 +133,19 @@ impl AdapterRequest {
             (Protocol::Rest, t) => t.unwrap_or(TargetName::Wasm),
             (Protocol::Grpc, _) => TargetName::Grpc,
         };
-        if let Some(signing) = &self.signing
-            && !allowed_key_refs.contains(&signing.cosign_key_ref)
-        {
+        let key_ref = self
+            .signing
+            .as_ref()
+            .map_or(crate::DEFAULT_KEY_REF, |s| s.cosign_key_ref.as_str())
+            .to_string();
+        if !allowed_key_refs.contains(&key_ref) {
             return Err(Problem::forbidden(format!(
-                "signing key {:?} is not one this tenant may use",
-                signing.cosign_key_ref
+                "signing key {key_ref:?} is not one this tenant may use{}",
+                if allowed_key_refs.is_empty() {
+                    " (it may use none: see the service's signing_keys)".to_string()
+                } else {
+                    format!(" (it may use: {})", allowed_key_refs.join(", "))
+                }
             )));
         }
         for (operation, intent) in self.intents.iter().flatten() {
@@ -202,6 +209,9 @@ impl AdapterRequest {
         request.spec = None;
         request.target = Some(target);
         request.version = Some(version);
+        request.signing = Some(Signing {
+            cosign_key_ref: key_ref,
+        });
         Ok(Accepted {
             request,
             spec,

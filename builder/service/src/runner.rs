@@ -143,10 +143,12 @@ async fn run_job(ctx: &JobContext, id: &str) {
             let metrics = ctx.metrics.clone();
             let job_dir = ctx.config.job_dir(id);
             let destination = ctx.registry.destination(&job.tenant);
-            let mut build = build_request(&ctx.config, &request, &job_dir, destination);
-            build.cancel = Some(guard.stop.flag());
+            let build = build_request(&ctx.config, &request, &job_dir, destination, &job.tenant);
             let push = request.push.clone();
+            let cancel = guard.stop.flag();
             let built = tokio::task::spawn_blocking(move || {
+                let mut build = build?;
+                build.cancel = Some(cancel);
                 let mut observer = JobObserver {
                     handle,
                     store: store2,
@@ -322,14 +324,22 @@ fn build_request(
     request: &AdapterRequest,
     job_dir: &std::path::Path,
     destination: aip_register::Destination,
-) -> BuildRequest {
+    tenant: &str,
+) -> Result<BuildRequest, String> {
+    let key_ref = request
+        .signing
+        .as_ref()
+        .map_or(crate::DEFAULT_KEY_REF, |s| s.cosign_key_ref.as_str());
+    let key = config.signing_key_for(key_ref, tenant).ok_or_else(|| {
+        format!("signing key {key_ref:?} is no longer configured for tenant {tenant}")
+    })?;
     let spec_file = ["spec.proto", "spec.yaml"]
         .iter()
         .map(|f| job_dir.join(f))
         .find(|p| p.is_file())
         .unwrap_or_else(|| job_dir.join("spec.yaml"));
     let resources = request.resources.clone();
-    BuildRequest {
+    Ok(BuildRequest {
         spec: aip_ingest::SpecSource::File(spec_file),
         ingest: aip_ingest::IngestOptions {
             name: Some(request.name.clone()),
@@ -345,8 +355,8 @@ fn build_request(
         vendor_url: None,
         intents: request.intents.clone().unwrap_or_default(),
         version: request.version.clone().unwrap_or_else(|| "0.1.0".into()),
-        key: aip_sign::KeyRef::File(config.signing_key.clone()),
-        password: config.signing_password.clone(),
+        key: aip_sign::KeyRef::File(key.path.clone()),
+        password: key.password.clone(),
         // Each tenant registers into its own folder, each version into its
         // own: two tenants' modules of the same name never replace each
         // other, and earlier versions stay.
@@ -365,7 +375,7 @@ fn build_request(
         cache: aip_compile::CacheDirs::from_env(),
         use_compile_cache: true,
         cancel: None,
-    }
+    })
 }
 
 /// Pipeline progress, recorded as job events from the build thread.

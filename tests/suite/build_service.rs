@@ -688,11 +688,41 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
 
 #[test]
 fn jobs_survive_a_killed_service_and_end_exactly_once() {
+    killed_service_case(&[], "sqlite");
+}
+
+#[test]
+fn jobs_in_postgresql_survive_a_killed_service_and_end_exactly_once() {
+    let postgres = crate::postgres_server::Postgres::start();
+    let url = postgres.url();
+    killed_service_case(&["--database", &url], "pg");
+    // The job state is in PostgreSQL, not in a jobs.db beside it.
+    let out = std::process::Command::new("psql")
+        .args([
+            url.as_str(),
+            "-At",
+            "-c",
+            "SELECT state, attempts FROM jobs",
+        ])
+        .output()
+        .expect("psql runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "succeeded|2",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Submits a build, kills the service (SIGKILL) while cargo compiles it,
+/// restarts it on the same data (and `extra` arguments): the job ends
+/// exactly once, resumed, with one module registered and nothing staged.
+fn killed_service_case(extra: &[&str], tag: &str) {
     let data = tempfile::tempdir().expect("tempdir");
-    let mut service = BuilderService::start(data.path());
+    let mut service = BuilderService::start_with(data.path(), extra);
     // A name no other test uses, so the compile cache misses and the kill
     // lands while cargo is building.
-    let name = format!("svc-crash-{}", std::process::id());
+    let name = format!("svc-crash-{tag}-{}", std::process::id());
     let (status, _, job) = call(
         "POST",
         &service.url("/v1/builder/adapter"),
@@ -705,7 +735,7 @@ fn jobs_survive_a_killed_service_and_end_exactly_once() {
     wait_for_compile(&service, &id);
     service.kill();
 
-    let service = BuilderService::start(data.path());
+    let service = BuilderService::start_with(data.path(), extra);
     let events = follow(&service, &id, "builder-key-1");
     let states = states(&events);
     let terminal: Vec<&String> = states

@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::free_port;
+
 use serde_json::{Value, json};
 
 use crate::service::ServiceProcess;
@@ -18,13 +20,6 @@ fn tool(program: &str, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("{program} must be installed (.ci/run installs it): {e}"));
     assert!(out.status.success(), "{program} {args:?}: {}", text(&out));
     out
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// Removes the container and image when the test ends, pass or fail.

@@ -13,6 +13,7 @@ mod echo_vendor;
 mod golden;
 mod grpc_e2e;
 mod image;
+mod postgres_server;
 mod proto;
 mod registry;
 mod registry_server;

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::free_port;
+
 /// A running `docker-registry`.
 pub struct Registry {
     dir: tempfile::TempDir,
@@ -19,13 +21,6 @@ pub struct Registry {
     child: Option<Child>,
     /// The `auth:` section of its config (empty: anonymous).
     auth_yaml: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 impl Registry {

@@ -316,3 +316,11 @@ pub fn invoke(
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out, json)
 }
+
+/// A port nothing listens on now (for servers the tests start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}

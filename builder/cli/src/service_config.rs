@@ -5,6 +5,7 @@
 //! [service]
 //! listen = "0.0.0.0:8080"
 //! data = "/var/lib/aip-builder"
+//! database = "postgres://aip@db.internal/aip"  # default: SQLite in data
 //! allow_hosts = ["specs.internal"]        # source URLs may resolve privately
 //! registries = ["registry.example.com"]   # push to / install from
 //! api_keys = ["k3y-...:builder:acme"]     # besides AIP_BUILDER_API_KEYS
@@ -34,6 +35,8 @@ pub struct ServiceSection {
     pub listen: Option<SocketAddr>,
     /// `--data` (relative to the config file).
     pub data: Option<PathBuf>,
+    /// `--database` (a postgres:// URL).
+    pub database: Option<String>,
     /// `--max-builds`.
     pub max_builds: Option<usize>,
     /// `--max-body-bytes`.

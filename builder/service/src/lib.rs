@@ -64,6 +64,9 @@ pub struct ServiceConfig {
     pub listen: SocketAddr,
     /// Data folder: `jobs.db`, `jobs/<id>/`, `modules/`.
     pub data: PathBuf,
+    /// Where job state lives: `None` for SQLite in the data folder, else a
+    /// `postgres://` URL.
+    pub database: Option<String>,
     /// Concurrent builds.
     pub max_builds: usize,
     /// Largest request body.
@@ -176,7 +179,12 @@ pub async fn serve(
         .collect::<Result<Vec<_>, _>>()?;
     trusted.extend(config.trusted_keys.iter().cloned());
     let registry = modules::Registry::new(config.modules_dir(), trusted);
-    let store = store::Store::open(&config.data).await?;
+    let database = match &config.database {
+        Some(url) => store::Database::postgres(url)?,
+        None => store::Database::Sqlite(config.data.clone()),
+    };
+    tracing::info!("job store: {}", database.display());
+    let store = store::Store::open(&database).await?;
     let config = Arc::new(config);
     let metrics = metrics::Metrics::default();
     let runner = runner::Runner::start(

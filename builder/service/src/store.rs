@@ -1,18 +1,63 @@
-//! Job state in SQLite (WAL), through sqlx, with embedded migrations.
+//! Job state through sqlx's `Any` driver: SQLite (WAL, `DATA/jobs.db`) by
+//! default, PostgreSQL with `--database postgres://…`. The same queries
+//! run on both (numbered `$N` parameters, which SQLite also understands);
+//! each has its own embedded migrations.
 
-use std::path::Path;
-use std::str::FromStr;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use sqlx::AnyPool;
 use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::any::{AnyPoolOptions, AnyRow};
 
 use crate::ServiceError;
 
-/// The migrations, embedded (`migrations/sqlite/`).
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// SQLite migrations, embedded (`migrations/sqlite/`).
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// PostgreSQL migrations, embedded (`migrations/postgres/`).
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Where job state lives.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// `jobs.db` in this data folder (SQLite, WAL).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (`postgres://user:password@host/db`).
+    Postgres(String),
+}
+
+impl Database {
+    /// Parses `--database`: a `postgres://` or `postgresql://` URL.
+    pub fn postgres(url: &str) -> Result<Database, ServiceError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Database::Postgres(url.to_string()))
+        } else {
+            Err(ServiceError::Config(format!(
+                "--database {}: not a postgres:// URL (without --database, jobs live in SQLite in the data folder)",
+                redact(url)
+            )))
+        }
+    }
+
+    /// Where it is, without credentials (for messages and logs).
+    pub fn display(&self) -> String {
+        match self {
+            Database::Sqlite(dir) => dir.join("jobs.db").display().to_string(),
+            Database::Postgres(url) => redact(url),
+        }
+    }
+}
+
+/// `scheme://host/db` of a URL: user and password dropped.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{rest}")
+        }
+        None => "(not a URL)".to_string(),
+    }
+}
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +160,7 @@ pub enum Inserted {
 /// The job store.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 /// Milliseconds since the epoch.
@@ -127,24 +172,49 @@ pub fn now_ms() -> i64 {
 }
 
 impl Store {
-    /// Opens (creating) `data_dir/jobs.db` and runs the migrations.
-    pub async fn open(data_dir: &Path) -> Result<Store, ServiceError> {
-        let path = data_dir.join("jobs.db");
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|e| ServiceError::Store(format!("{}: {e}", path.display())))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+    /// Connects (creating `jobs.db` for SQLite) and runs the migrations.
+    pub async fn open(database: &Database) -> Result<Store, ServiceError> {
+        sqlx::any::install_default_drivers();
+        let place = database.display();
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            ServiceError::Store(format!(
+                "{what} {place}: {}",
+                scrub(&e.to_string(), database)
+            ))
+        };
+        let (url, migrator, connections) = match database {
+            Database::Sqlite(dir) => (
+                format!("sqlite://{}?mode=rwc", dir.join("jobs.db").display()),
+                &SQLITE_MIGRATOR,
+                4,
+            ),
+            Database::Postgres(url) => (url.clone(), &POSTGRES_MIGRATOR, 16),
+        };
+        let sqlite = matches!(database, Database::Sqlite(_));
+        let pool = AnyPoolOptions::new()
+            .max_connections(connections)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL: readers never wait for the writer; FULL: a
+                        // committed job survives power loss; busy_timeout:
+                        // writers queue instead of failing.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA busy_timeout = 10000",
+                            "PRAGMA foreign_keys = ON",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await
-            .map_err(|e| ServiceError::Store(format!("open {}: {e}", path.display())))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| ServiceError::Store(format!("migrate {}: {e}", path.display())))?;
+            .map_err(|e| fail("open", &e))?;
+        migrator.run(&pool).await.map_err(|e| fail("migrate", &e))?;
         Ok(Store { pool })
     }
 
@@ -157,7 +227,7 @@ impl Store {
     ) -> Result<Inserted, ServiceError> {
         let mut tx = self.pool.begin().await.map_err(store_err)?;
         if let Some(key) = idempotency_key {
-            let row = sqlx::query("SELECT id FROM jobs WHERE tenant = ? AND idempotency_key = ?")
+            let row = sqlx::query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2")
                 .bind(&job.tenant)
                 .bind(key)
                 .fetch_optional(&mut *tx)
@@ -173,8 +243,8 @@ impl Store {
                 return Ok(Inserted::Existing(existing));
             }
         }
-        sqlx::query(
-            "INSERT INTO jobs (id, tenant, idempotency_key, request_digest, request, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        let inserted = sqlx::query(
+            "INSERT INTO jobs (id, tenant, idempotency_key, request_digest, request, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&job.id)
         .bind(&job.tenant)
@@ -184,8 +254,23 @@ impl Store {
         .bind(JobState::Queued.as_str())
         .bind(job.created_at)
         .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
+        .await;
+        match (inserted, idempotency_key) {
+            // Another submission with the same key got in first.
+            (Err(e), Some(key)) if is_unique_violation(&e) => {
+                drop(tx);
+                let existing = self
+                    .find_idempotent(&job.tenant, key)
+                    .await?
+                    .ok_or_else(|| {
+                        ServiceError::Store(format!(
+                            "the job holding Idempotency-Key {key} vanished"
+                        ))
+                    })?;
+                return Ok(Inserted::Existing(existing));
+            }
+            (inserted, _) => inserted.map_err(store_err)?,
+        };
         tx.commit().await.map_err(store_err)?;
         Ok(Inserted::New(job.clone()))
     }
@@ -196,7 +281,7 @@ impl Store {
         tenant: &str,
         key: &str,
     ) -> Result<Option<Job>, ServiceError> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE tenant = ? AND idempotency_key = ?")
+        let row = sqlx::query("SELECT * FROM jobs WHERE tenant = $1 AND idempotency_key = $2")
             .bind(tenant)
             .bind(key)
             .fetch_optional(&self.pool)
@@ -207,7 +292,7 @@ impl Store {
 
     /// A job by id.
     pub async fn get(&self, id: &str) -> Result<Option<Job>, ServiceError> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -237,21 +322,16 @@ impl Store {
     ) -> Result<bool, ServiceError> {
         let now = now_ms();
         let done = sqlx::query(
-            "UPDATE jobs SET state = ?, error = COALESCE(?, error), module = COALESCE(?, module), \
-             started_at = CASE WHEN ? = 'running' THEN ? ELSE started_at END, \
-             attempts = attempts + CASE WHEN ? = 'running' THEN 1 ELSE 0 END, \
-             stage = CASE WHEN ? = 'running' THEN NULL ELSE stage END, \
-             finished_at = CASE WHEN ? IN ('succeeded', 'failed', 'cancelled') THEN ? ELSE finished_at END \
-             WHERE id = ? AND state NOT IN ('succeeded', 'failed', 'cancelled')",
+            "UPDATE jobs SET state = $1, error = COALESCE($2, error), module = COALESCE($3, module), \
+             started_at = CASE WHEN $1 = 'running' THEN $4 ELSE started_at END, \
+             attempts = attempts + CASE WHEN $1 = 'running' THEN 1 ELSE 0 END, \
+             stage = CASE WHEN $1 = 'running' THEN NULL ELSE stage END, \
+             finished_at = CASE WHEN $1 IN ('succeeded', 'failed', 'cancelled') THEN $4 ELSE finished_at END \
+             WHERE id = $5 AND state NOT IN ('succeeded', 'failed', 'cancelled')",
         )
         .bind(state.as_str())
         .bind(error)
         .bind(module.map(ToString::to_string))
-        .bind(state.as_str())
-        .bind(now)
-        .bind(state.as_str())
-        .bind(state.as_str())
-        .bind(state.as_str())
         .bind(now)
         .bind(id)
         .execute(&self.pool)
@@ -262,7 +342,7 @@ impl Store {
 
     /// Records the stage a running job is in.
     pub async fn set_stage(&self, id: &str, stage: &str) -> Result<(), ServiceError> {
-        sqlx::query("UPDATE jobs SET stage = ? WHERE id = ?")
+        sqlx::query("UPDATE jobs SET stage = $1 WHERE id = $2")
             .bind(stage)
             .bind(id)
             .execute(&self.pool)
@@ -279,18 +359,27 @@ impl Store {
         data: serde_json::Value,
     ) -> Result<JobEvent, ServiceError> {
         let at = now_ms();
-        let row = sqlx::query(
-            "INSERT INTO job_events (job_id, seq, at, kind, data) \
-             VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = ?), ?, ?, ?) RETURNING seq",
-        )
-        .bind(job_id)
-        .bind(job_id)
-        .bind(at)
-        .bind(kind)
-        .bind(data.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_err)?;
+        let text = data.to_string();
+        // The next number is taken inside the insert; two writers racing
+        // for the same number (possible on PostgreSQL) collide on the
+        // primary key, and the loser takes the next one.
+        let mut tries = 0;
+        let row = loop {
+            let inserted = sqlx::query(
+                "INSERT INTO job_events (job_id, seq, at, kind, data) \
+                 VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = $1), $2, $3, $4) RETURNING seq",
+            )
+            .bind(job_id)
+            .bind(at)
+            .bind(kind)
+            .bind(&text)
+            .fetch_one(&self.pool)
+            .await;
+            match inserted {
+                Err(e) if is_unique_violation(&e) && tries < 5 => tries += 1,
+                other => break other.map_err(store_err)?,
+            }
+        };
         let seq: i64 = row.try_get("seq").map_err(store_err)?;
         Ok(JobEvent {
             seq,
@@ -303,7 +392,7 @@ impl Store {
     /// A job's events after `after` (0: all).
     pub async fn events(&self, job_id: &str, after: i64) -> Result<Vec<JobEvent>, ServiceError> {
         let rows = sqlx::query(
-            "SELECT seq, at, kind, data FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq",
+            "SELECT seq, at, kind, data FROM job_events WHERE job_id = $1 AND seq > $2 ORDER BY seq",
         )
         .bind(job_id)
         .bind(after)
@@ -347,7 +436,20 @@ fn store_err(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Store(e.to_string())
 }
 
-fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, ServiceError> {
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+/// An error message with the database URL's credentials removed.
+fn scrub(message: &str, database: &Database) -> String {
+    match database {
+        Database::Postgres(url) => message.replace(url.as_str(), &redact(url)),
+        Database::Sqlite(_) => message.to_string(),
+    }
+}
+
+fn job_from_row(r: &AnyRow) -> Result<Job, ServiceError> {
     let json = |col: &str| -> Result<Option<serde_json::Value>, ServiceError> {
         let text: Option<String> = r.try_get(col).map_err(store_err)?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
@@ -367,4 +469,95 @@ fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, ServiceError> {
         attempts: r.try_get("attempts").map_err(store_err)?,
         request_digest: r.try_get("request_digest").map_err(store_err)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str) -> Job {
+        Job {
+            id: id.into(),
+            tenant: "acme".into(),
+            state: JobState::Queued,
+            stage: None,
+            error: None,
+            module: None,
+            request: serde_json::json!({"name": "m"}),
+            created_at: now_ms(),
+            started_at: None,
+            finished_at: None,
+            attempts: 0,
+            request_digest: "d".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn jobs_move_once_to_an_end_and_events_number_themselves() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&Database::Sqlite(dir.path().to_path_buf()))
+            .await
+            .expect("open");
+        assert!(matches!(
+            store.insert(&job("j1"), Some("k")).await.expect("insert"),
+            Inserted::New(_)
+        ));
+        // The same key again is the same job.
+        match store.insert(&job("j2"), Some("k")).await.expect("insert") {
+            Inserted::Existing(existing) => assert_eq!(existing.id, "j1"),
+            Inserted::New(_) => panic!("a second job for one Idempotency-Key"),
+        }
+        assert!(
+            store
+                .set_state("j1", JobState::Running, None, None)
+                .await
+                .expect("run")
+        );
+        store.set_stage("j1", "compile").await.expect("stage");
+        assert!(
+            store
+                .set_state("j1", JobState::Failed, Some("boom"), None)
+                .await
+                .expect("fail")
+        );
+        // Ended: never moved again.
+        assert!(
+            !store
+                .set_state("j1", JobState::Succeeded, None, None)
+                .await
+                .expect("noop")
+        );
+        let j1 = store.get("j1").await.expect("get").expect("j1");
+        assert_eq!(
+            (
+                j1.state,
+                j1.error.as_deref(),
+                j1.attempts,
+                j1.stage.as_deref()
+            ),
+            (JobState::Failed, Some("boom"), 1, Some("compile"))
+        );
+        assert!(j1.started_at.is_some() && j1.finished_at.is_some());
+        for i in 0..3 {
+            let e = store
+                .append_event("j1", "log", serde_json::json!({"line": i}))
+                .await
+                .expect("event");
+            assert_eq!(e.seq, i + 1);
+        }
+        let later = store.events("j1", 1).await.expect("events");
+        assert_eq!(later.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(
+            store.count_by_state().await.expect("count"),
+            [(JobState::Failed, 1)]
+        );
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        let db = Database::postgres("postgres://aip:s3cret@db.internal:5432/aip").expect("url");
+        assert_eq!(db.display(), "postgres://db.internal:5432/aip");
+        let err = Database::postgres("mysql://u:s3cret@h/db").expect_err("refused");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
 }

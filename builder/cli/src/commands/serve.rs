@@ -27,6 +27,11 @@ pub struct Opts {
     /// [default: aip-data].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Keep job state in PostgreSQL (postgres://user:password@host/db)
+    /// instead of SQLite in the data folder; also AIP_DATABASE_URL or the
+    /// config file's `database`. Modules and specs stay in --data.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// Concurrent builds [default: the number of cores].
     #[arg(long)]
     max_builds: Option<usize>,
@@ -141,6 +146,11 @@ impl Opts {
                 .or(section.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             data,
+            database: self
+                .database
+                .clone()
+                .or_else(|| std::env::var("AIP_DATABASE_URL").ok())
+                .or_else(|| section.database.clone()),
             max_builds: self.max_builds.or(section.max_builds).unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())

@@ -1318,3 +1318,78 @@ fn signing_keys_are_named_by_requests_and_granted_per_tenant() {
     );
     assert_eq!(module["status"], json!("Installed"), "{module}");
 }
+
+#[test]
+fn a_hundred_concurrent_submissions_are_each_accepted_once_and_all_end() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let service = BuilderService::start_with(data.path(), &["--rate-limit", "0"]);
+    let url = service.url("/v1/builder/adapter");
+    let body = Arc::new(submission("svc-many", "1.0.0"));
+    // 100 clients, each sending its submission twice at once (a client
+    // retrying): 200 requests, 100 Idempotency-Keys.
+    let handles: Vec<_> = (0..200)
+        .map(|i| {
+            let (url, body) = (url.clone(), body.clone());
+            std::thread::spawn(move || {
+                let key = format!("client-{}", i % 100);
+                let (status, _, job) = call(
+                    "POST",
+                    &url,
+                    Some("builder-key-1"),
+                    Some(&body),
+                    &[("Idempotency-Key", &key)],
+                );
+                (key, status, job["id"].as_str().map(str::to_string))
+            })
+        })
+        .collect();
+    let mut by_key: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for handle in handles {
+        let (key, status, id) = handle.join().expect("client thread");
+        assert_eq!(status, 202, "{key}: {}", service.log());
+        by_key.entry(key).or_default().insert(id.expect("a job id"));
+    }
+    assert_eq!(by_key.len(), 100);
+    assert!(
+        by_key.values().all(|ids| ids.len() == 1),
+        "each key maps to one job: {by_key:?}"
+    );
+    let ids: std::collections::BTreeSet<String> = by_key.values().flatten().cloned().collect();
+    assert_eq!(ids.len(), 100, "100 distinct jobs");
+
+    let deadline = Instant::now() + Duration::from_secs(600);
+    for id in &ids {
+        loop {
+            let job = job_of(&service, id);
+            if job["state"] == json!("succeeded") {
+                break;
+            }
+            assert!(
+                job["state"] == json!("queued") || job["state"] == json!("running"),
+                "{job}"
+            );
+            assert!(Instant::now() < deadline, "not done: {job}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // The store holds exactly these 100 jobs, all succeeded, each with one
+    // terminal event.
+    let (_, _, metrics) = get_bytes(&service, "/metrics", "viewer-key-1");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "aip_builder_jobs{state=\"succeeded\"} 100"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "aip_builder_jobs{state=\"queued\"} 0")
+    );
+    for id in ids.iter().take(10) {
+        let events = follow(&service, id, "builder-key-1");
+        assert_eq!(states(&events), ["queued", "running", "succeeded"], "{id}");
+    }
+}

@@ -219,30 +219,16 @@ impl Store {
     }
 
     /// Inserts a queued job, or returns the job that already holds this
-    /// tenant's Idempotency-Key.
+    /// tenant's Idempotency-Key. One statement, no read-then-write
+    /// transaction: the unique index decides which of two racing
+    /// submissions wins (SQLite cannot upgrade a read transaction to a
+    /// write one while another writer holds the lock; it fails instead of
+    /// waiting).
     pub async fn insert(
         &self,
         job: &Job,
         idempotency_key: Option<&str>,
     ) -> Result<Inserted, ServiceError> {
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
-        if let Some(key) = idempotency_key {
-            let row = sqlx::query("SELECT id FROM jobs WHERE tenant = $1 AND idempotency_key = $2")
-                .bind(&job.tenant)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            if let Some(row) = row {
-                let id: String = row.try_get("id").map_err(store_err)?;
-                drop(tx);
-                let existing = self
-                    .get(&id)
-                    .await?
-                    .ok_or_else(|| ServiceError::Store(format!("job {id} vanished")))?;
-                return Ok(Inserted::Existing(existing));
-            }
-        }
         let inserted = sqlx::query(
             "INSERT INTO jobs (id, tenant, idempotency_key, request_digest, request, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -253,12 +239,12 @@ impl Store {
         .bind(job.request.to_string())
         .bind(JobState::Queued.as_str())
         .bind(job.created_at)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await;
         match (inserted, idempotency_key) {
+            (Ok(_), _) => Ok(Inserted::New(job.clone())),
             // Another submission with the same key got in first.
             (Err(e), Some(key)) if is_unique_violation(&e) => {
-                drop(tx);
                 let existing = self
                     .find_idempotent(&job.tenant, key)
                     .await?
@@ -267,12 +253,10 @@ impl Store {
                             "the job holding Idempotency-Key {key} vanished"
                         ))
                     })?;
-                return Ok(Inserted::Existing(existing));
+                Ok(Inserted::Existing(existing))
             }
-            (inserted, _) => inserted.map_err(store_err)?,
-        };
-        tx.commit().await.map_err(store_err)?;
-        Ok(Inserted::New(job.clone()))
+            (Err(e), _) => Err(store_err(e)),
+        }
     }
 
     /// The job that holds `tenant`'s Idempotency-Key `key`, if any.

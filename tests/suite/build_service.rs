@@ -1231,6 +1231,13 @@ fn each_key_is_rate_limited_on_its_own_with_retry_after() {
     );
     // Another key is not affected.
     assert_eq!(get("globex-key-1").status().as_u16(), 200);
+    // The service serves its OpenAPI document, without a key.
+    let (status, content_type, document) = get_bytes(&service, "/openapi.json", "");
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    assert_eq!(
+        String::from_utf8_lossy(&document),
+        aip_service::openapi_document()
+    );
     // And the limited key is served again once its time has come.
     std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(1)));
     assert_eq!(get("viewer-key-1").status().as_u16(), 200);
@@ -1391,5 +1398,41 @@ fn a_hundred_concurrent_submissions_are_each_accepted_once_and_all_end() {
     for id in ids.iter().take(10) {
         let events = follow(&service, id, "builder-key-1");
         assert_eq!(states(&events), ["queued", "running", "succeeded"], "{id}");
+    }
+}
+
+/// The checked-in `specs/aip-builder/openapi.json` is what the code
+/// generates (`AIP_UPDATE_OPENAPI=1`, or `ci/generate`, rewrites it).
+#[test]
+fn the_service_openapi_document_is_current() {
+    let path = repo("specs/aip-builder/openapi.json");
+    let generated = aip_service::openapi_document();
+    if std::env::var_os("AIP_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).expect("write openapi.json");
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "specs/aip-builder/openapi.json is not what the service generates; run ci/generate and commit it"
+    );
+    let doc: Value = serde_json::from_str(&generated).expect("JSON");
+    assert_eq!(doc["openapi"], json!("3.1.0"));
+    for path in [
+        "/v1/builder/adapter",
+        "/v1/builder/jobs/{id}",
+        "/v1/builder/jobs/{id}/events",
+        "/v1/builder/jobs/{id}/logs",
+        "/v1/builder/jobs/{id}/cancel",
+        "/v1/modules",
+        "/v1/modules/{name}",
+        "/v1/modules/{name}/versions/{version}/{part}",
+        "/v1/modules/{name}/versions/{version}/verify",
+        "/v1/modules/install",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} documented");
     }
 }

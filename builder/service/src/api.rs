@@ -63,7 +63,8 @@ pub fn router(state: AppState) -> Router {
             get(crate::modules_api::part),
         )
         .route("/metrics", get(crate::metrics::metrics))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(crate::openapi::document))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(limit))
@@ -113,21 +114,62 @@ pub(crate) fn internal(e: &dyn std::fmt::Display) -> Problem {
     Problem::internal("the service failed; see its log")
 }
 
-fn job_links(id: &str) -> serde_json::Value {
-    serde_json::json!({
-        "self": format!("/v1/builder/jobs/{id}"),
-        "events": format!("/v1/builder/jobs/{id}/events"),
-        "logs": format!("/v1/builder/jobs/{id}/logs"),
-        "cancel": format!("/v1/builder/jobs/{id}/cancel"),
-    })
+/// A job, with links to follow it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct JobResponse {
+    /// The job.
+    #[serde(flatten)]
+    pub job: Job,
+    /// Where to follow it.
+    pub links: JobLinks,
 }
 
-fn job_body(job: &Job) -> serde_json::Value {
-    let mut body = serde_json::to_value(job).unwrap_or_default();
-    body["links"] = job_links(&job.id);
-    body
+/// Links of a job.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct JobLinks {
+    /// `GET`: the job.
+    #[serde(rename = "self")]
+    pub this: String,
+    /// `GET`: Server-Sent Events.
+    pub events: String,
+    /// `GET`: the log as text.
+    pub logs: String,
+    /// `POST`: cancel it.
+    pub cancel: String,
 }
 
+fn job_body(job: &Job) -> JobResponse {
+    let id = &job.id;
+    JobResponse {
+        job: job.clone(),
+        links: JobLinks {
+            this: format!("/v1/builder/jobs/{id}"),
+            events: format!("/v1/builder/jobs/{id}/events"),
+            logs: format!("/v1/builder/jobs/{id}/logs"),
+            cancel: format!("/v1/builder/jobs/{id}/cancel"),
+        },
+    }
+}
+
+/// Submit a spec to build into a signed module.
+#[utoipa::path(
+    post,
+    path = "/v1/builder/adapter",
+    operation_id = "submitAdapterBuild",
+    tag = "builder",
+    request_body = AdapterRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key with the same body returns the same job; with another body, 409")),
+    responses(
+        (status = 202, description = "Accepted: the job, queued", body = JobResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid request or spec, or a refused source URL", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn submit(
     State(state): State<AppState>,
     caller: Caller,
@@ -255,6 +297,18 @@ fn replay(existing: &Job, digest: &str) -> Result<Response, Problem> {
     Ok((StatusCode::ACCEPTED, Json(job_body(existing))).into_response())
 }
 
+/// A job: state, stage, timings, error, resulting module.
+#[utoipa::path(
+    get,
+    path = "/v1/builder/jobs/{id}",
+    operation_id = "getJob",
+    tag = "builder",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job", body = JobResponse),
+        (status = 404, description = "No such job (or another tenant's)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn job(
     State(state): State<AppState>,
     caller: Caller,
@@ -264,6 +318,18 @@ async fn job(
     Ok(Json(job_body(&job)).into_response())
 }
 
+/// A job's log as text.
+#[utoipa::path(
+    get,
+    path = "/v1/builder/jobs/{id}/logs",
+    operation_id = "getJobLogs",
+    tag = "builder",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The log", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -300,6 +366,20 @@ async fn logs(
         .into_response())
 }
 
+/// Cancel a job: a queued one ends now, a running one is stopped.
+#[utoipa::path(
+    post,
+    path = "/v1/builder/jobs/{id}/cancel",
+    operation_id = "cancelJob",
+    tag = "builder",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job (ended, or it had already ended)", body = JobResponse),
+        (status = 202, description = "The running job is being stopped", body = JobResponse),
+        (status = 403, description = "The key may not", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -357,6 +437,29 @@ async fn cancel(
     Ok(Json(job_body(&job)).into_response())
 }
 
+/// Whether the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses((status = 200, description = "Up", body = String, content_type = "text/plain")),
+)]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Whether the service can serve (its job store answers).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain"),
+        (status = 500, description = "Not ready", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn ready(State(state): State<AppState>) -> Response {
     if state.store.ping().await {
         "ready".into_response()
@@ -365,8 +468,19 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Server-Sent Events: the job's history first, then live events, ending
-/// after the terminal state.
+/// A job's events as Server-Sent Events: its history first, then live,
+/// ending after the terminal state.
+#[utoipa::path(
+    get,
+    path = "/v1/builder/jobs/{id}/events",
+    operation_id = "streamJobEvents",
+    tag = "builder",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "`event:` state|stage|log|warning, `data:` a JobEvent", body = String, content_type = "text/event-stream"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,

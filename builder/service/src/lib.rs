@@ -21,6 +21,7 @@ mod fetch;
 mod metrics;
 mod modules;
 mod modules_api;
+mod openapi;
 mod problem;
 mod rate_limit;
 mod request;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 
 pub use auth::{ApiKey, Role, parse_keys};
 pub use fetch::{FetchPolicy, forbidden};
+pub use openapi::document_json as openapi_document;
 pub use problem::Problem;
 pub use rate_limit::RateLimit;
 pub use store::{Job, JobState};

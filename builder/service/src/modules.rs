@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::problem::Problem;
 
 /// A module's status chip, as the console shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Status {
     /// Registered; signature, digests and SBOM verify with a trusted key.
     Installed,
@@ -20,7 +20,7 @@ pub enum Status {
 }
 
 /// One version of a module.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionInfo {
     /// Semver.
     pub version: String,
@@ -38,13 +38,15 @@ pub struct VersionInfo {
     pub intents: Vec<String>,
     /// Where it was installed from (none: built here).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub origin: Option<Origin>,
     /// Links to its parts.
+    #[schema(value_type = Object)]
     pub links: serde_json::Value,
 }
 
 /// A module and its versions, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ModuleInfo {
     /// Module name.
     pub name: String,

@@ -6,17 +6,64 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::{AppState, internal};
 use crate::auth::{Caller, Role};
-use crate::modules::Part;
+use crate::modules::{ModuleInfo, Part};
 use crate::problem::Problem;
 
 /// `?tenant=`: which tenant an admin looks at.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantQuery {
+    /// Another tenant's (admins only; default: the caller's).
     tenant: Option<String>,
+}
+
+/// `GET /v1/modules`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ModuleList {
+    /// By tenant, then name.
+    pub modules: Vec<ModuleInfo>,
+}
+
+/// The result of re-verifying a module version.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VerifyResult {
+    /// Module name.
+    pub name: String,
+    /// Module version.
+    pub version: String,
+    /// Whether signature, digests and SBOM binding verified.
+    pub verified: bool,
+    /// `sha256:` of the key that verified it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Every check that passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<aip_register::VerifyReport>,
+    /// What failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What `POST /v1/modules/install` registered.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InstallResult {
+    /// Module name.
+    pub name: String,
+    /// Module version.
+    pub version: String,
+    /// The tenant it was installed for.
+    pub tenant: String,
+    /// Where it came from and how it verified.
+    #[schema(value_type = Object)]
+    pub origin: aip_register::Origin,
+    /// `module`: its `/v1/modules/{name}`.
+    #[schema(value_type = Object)]
+    pub links: serde_json::Value,
 }
 
 /// The tenant a request reads: the caller's own; an admin may name another
@@ -30,8 +77,15 @@ fn tenant_of(caller: &Caller, query: &TenantQuery) -> Result<String, Problem> {
     }
 }
 
-/// `GET /v1/modules`: the caller's modules (an admin without `?tenant=`:
-/// every tenant's).
+/// The caller's modules (an admin without `?tenant=`: every tenant's).
+#[utoipa::path(
+    get,
+    path = "/v1/modules",
+    operation_id = "listModules",
+    tag = "modules",
+    params(TenantQuery),
+    responses((status = 200, description = "Modules, newest version first", body = ModuleList)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,10 +99,21 @@ pub async fn list(
     let modules = tokio::task::spawn_blocking(move || registry.list(tenant.as_deref()))
         .await
         .map_err(|e| internal(&e))?;
-    Ok(Json(serde_json::json!({ "modules": modules })).into_response())
+    Ok(Json(ModuleList { modules }).into_response())
 }
 
-/// `GET /v1/modules/{name}`: versions (newest first), status chips, intents.
+/// A module: versions (newest first), status chips, intents.
+#[utoipa::path(
+    get,
+    path = "/v1/modules/{name}",
+    operation_id = "getModule",
+    tag = "modules",
+    params(("name" = String, Path, description = "Module name"), TenantQuery),
+    responses(
+        (status = 200, description = "The module", body = ModuleInfo),
+        (status = 404, description = "No such module (or another tenant's)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn module(
     State(state): State<AppState>,
     caller: Caller,
@@ -66,7 +131,24 @@ pub async fn module(
         .ok_or_else(|| Problem::not_found(format!("no module {name}")))
 }
 
-/// `GET /v1/modules/{name}/versions/{version}/{manifest|sbom|artifact}`.
+/// A part of a module version: `manifest` (manifest.yaml), `sbom`
+/// (CycloneDX JSON) or `artifact` (the component, or the image layer).
+#[utoipa::path(
+    get,
+    path = "/v1/modules/{name}/versions/{version}/{part}",
+    operation_id = "getModulePart",
+    tag = "modules",
+    params(
+        ("name" = String, Path, description = "Module name"),
+        ("version" = String, Path, description = "Module version"),
+        ("part" = String, Path, description = "manifest, sbom or artifact"),
+        TenantQuery,
+    ),
+    responses(
+        (status = 200, description = "The bytes, with their media type", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, description = "No such module, version or part", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn part(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,9 +172,23 @@ pub async fn part(
     Ok(([(header::CONTENT_TYPE, content_type)], Bytes::from(bytes)).into_response())
 }
 
-/// `POST /v1/modules/{name}/versions/{version}/verify`: verification run
-/// again now; `200` with `verified: true|false` and what was checked or
-/// what failed.
+/// Runs verification again now: `verified` true or false, with what was
+/// checked or what failed.
+#[utoipa::path(
+    post,
+    path = "/v1/modules/{name}/versions/{version}/verify",
+    operation_id = "verifyModuleVersion",
+    tag = "modules",
+    params(
+        ("name" = String, Path, description = "Module name"),
+        ("version" = String, Path, description = "Module version"),
+        TenantQuery,
+    ),
+    responses(
+        (status = 200, description = "The result", body = VerifyResult),
+        (status = 404, description = "No such module version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,18 +205,28 @@ pub async fn verify(
         .await
         .map_err(|e| internal(&e))?;
     let body = match result {
-        Ok((key, report)) => serde_json::json!({
-            "name": name, "version": version, "verified": true, "key": key, "report": report,
-        }),
-        Err(error) => serde_json::json!({
-            "name": name, "version": version, "verified": false, "error": error,
-        }),
+        Ok((key, report)) => VerifyResult {
+            name,
+            version,
+            verified: true,
+            key: Some(key),
+            report: Some(report),
+            error: None,
+        },
+        Err(error) => VerifyResult {
+            name,
+            version,
+            verified: false,
+            key: None,
+            report: None,
+            error: Some(error),
+        },
     };
     Ok(Json(body).into_response())
 }
 
 /// `POST /v1/modules/install` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstallRequest {
     /// `REGISTRY/REPO[@VERSION|:TAG|@sha256:…]`, as `aip-builder install`.
@@ -135,8 +241,21 @@ fn yes() -> bool {
     true
 }
 
-/// `POST /v1/modules/install`: pulls, verifies and registers a module from
-/// an allowed registry into the caller's tenant, as `aip-builder install`.
+/// Pulls, verifies and registers a module from an allowed registry into
+/// the caller's tenant, as `aip-builder install`.
+#[utoipa::path(
+    post,
+    path = "/v1/modules/install",
+    operation_id = "installModule",
+    tag = "modules",
+    request_body = InstallRequest,
+    responses(
+        (status = 200, description = "Installed", body = InstallResult),
+        (status = 403, description = "The key may not, or the registry is not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad reference, or the module does not verify", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The registry failed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn install(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,13 +297,13 @@ pub async fn install(
     let links = serde_json::json!({
         "module": format!("/v1/modules/{}", installed.name),
     });
-    Ok(Json(serde_json::json!({
-        "name": installed.name,
-        "version": installed.version,
-        "tenant": caller.tenant,
-        "origin": installed.origin,
-        "links": links,
-    }))
+    Ok(Json(InstallResult {
+        name: installed.name,
+        version: installed.version,
+        tenant: caller.tenant,
+        origin: installed.origin,
+        links,
+    })
     .into_response())
 }
 

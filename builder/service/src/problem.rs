@@ -9,7 +9,7 @@ use serde::Serialize;
 pub const TYPE_BASE: &str = "https://aip.dev/problems/";
 
 /// One problem.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// `https://aip.dev/problems/<kind>`.
     #[serde(rename = "type")]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::problem::Problem;
 
 /// The vendor's API kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// OpenAPI / Swagger.
@@ -17,7 +17,7 @@ pub enum Protocol {
 }
 
 /// What to build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetName {
     /// A WASM component.
@@ -27,7 +27,7 @@ pub enum TargetName {
 }
 
 /// `signing`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signing {
     /// Which configured signing key (a name the config allows the tenant).
@@ -35,7 +35,7 @@ pub struct Signing {
 }
 
 /// `resources`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesRequest {
     /// CPU request (Kubernetes notation).
@@ -47,7 +47,7 @@ pub struct ResourcesRequest {
 }
 
 /// The request body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdapterRequest {
     /// Module name.
@@ -59,6 +59,7 @@ pub struct AdapterRequest {
     pub source: Option<String>,
     /// The spec inline: a string (JSON, YAML or .proto text) or a JSON object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub spec: Option<serde_json::Value>,
     /// Which signing key.
     #[serde(default, skip_serializing_if = "Option::is_none")]

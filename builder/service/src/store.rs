@@ -60,7 +60,7 @@ fn redact(url: &str) -> String {
 }
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Accepted, waiting for a build slot.
@@ -107,7 +107,7 @@ impl JobState {
 }
 
 /// A job as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Job {
     /// Its id.
     pub id: String,
@@ -120,8 +120,10 @@ pub struct Job {
     /// Why it failed.
     pub error: Option<String>,
     /// The registered module (`name`, `version`, `artifact_digest`, ...).
+    #[schema(value_type = Option<Object>)]
     pub module: Option<serde_json::Value>,
     /// The accepted request (the spec itself is kept beside the job).
+    #[schema(value_type = Object)]
     pub request: serde_json::Value,
     /// Milliseconds since the epoch.
     pub created_at: i64,
@@ -137,7 +139,7 @@ pub struct Job {
 }
 
 /// One event of a job's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobEvent {
     /// 1, 2, 3... per job.
     pub seq: i64,
@@ -146,6 +148,7 @@ pub struct JobEvent {
     /// `stage`, `log`, `warning`, `state`.
     pub kind: String,
     /// The event's data.
+    #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
 

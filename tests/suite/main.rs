@@ -10,15 +10,19 @@ mod bad_input;
 mod build_service;
 mod e2e;
 mod echo_vendor;
+mod fleet;
 mod golden;
 mod grpc_e2e;
 mod image;
+mod nats_server;
 mod postgres_server;
 mod proto;
 mod registry;
 mod registry_server;
 mod runtime_unit;
 mod service;
+mod service_harness;
+mod service_jobs;
 mod verify;
 
 // The adapter runtime's request builder is plain Rust with no WASI

@@ -37,6 +37,8 @@ pub struct ServiceSection {
     pub data: Option<PathBuf>,
     /// `--database` (a postgres:// URL).
     pub database: Option<String>,
+    /// `--nats` (announce registered modules).
+    pub nats_url: Option<String>,
     /// `--max-builds`.
     pub max_builds: Option<usize>,
     /// `--max-body-bytes`.

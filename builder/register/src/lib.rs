@@ -17,7 +17,9 @@ pub use manifest::{
     Resources, Runtime, SbomRef, SignatureRef, Source, Vendor, validate,
 };
 pub use origin::{ORIGIN_FILE, Origin, Verification};
-pub use store::{Destination, OpenedModule, StagedModule, open_module, register, register_at};
+pub use store::{
+    Destination, OpenedModule, StagedModule, move_into_place, open_module, register, register_at,
+};
 pub use verify::{Check, VerifyReport, verify_module, verify_staged};
 
 /// Claim in the signature payload binding `manifest.yaml`'s digest.

@@ -70,17 +70,24 @@ pub fn register_at(target: &Path, module: &StagedModule) -> Result<PathBuf, Regi
         write_synced(&staging.path().join(crate::ORIGIN_FILE), &origin.to_bytes())?;
     }
 
-    let staged = staging.keep();
+    move_into_place(&staging.keep(), target)?;
+    Ok(target.to_path_buf())
+}
+
+/// Moves the complete module folder `staged` to `target` in one step,
+/// replacing what is there (the old folder is swapped out, then removed).
+/// Both must be on one filesystem.
+pub fn move_into_place(staged: &Path, target: &Path) -> Result<(), RegisterError> {
     if target.exists() {
         // Swap old and new in one step, so `modules/<name>` always holds a
         // complete module; then drop the old one.
-        swap(&staged, target).map_err(|e| RegisterError::io("swap into place", target, e))?;
-        std::fs::remove_dir_all(&staged).map_err(|e| RegisterError::io("remove", &staged, e))?;
+        swap(staged, target).map_err(|e| RegisterError::io("swap into place", target, e))?;
+        std::fs::remove_dir_all(staged).map_err(|e| RegisterError::io("remove", staged, e))?;
     } else {
-        std::fs::rename(&staged, target)
+        std::fs::rename(staged, target)
             .map_err(|e| RegisterError::io("move into place", target, e))?;
     }
-    Ok(target.to_path_buf())
+    Ok(())
 }
 
 /// Exchanges two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`).

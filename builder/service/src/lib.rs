@@ -93,6 +93,9 @@ pub struct ServiceConfig {
     pub build_timeout: std::time::Duration,
     /// Requests per API key (`None`: unlimited).
     pub rate_limit: Option<RateLimit>,
+    /// NATS server registered modules are announced on (`None`: not
+    /// announced).
+    pub nats_url: Option<String>,
 }
 
 /// A signing key requests may name.
@@ -188,12 +191,21 @@ pub async fn serve(
     tracing::info!("job store: {}", database.display());
     let store = store::Store::open(&database).await?;
     let config = Arc::new(config);
+    let announcer = match &config.nats_url {
+        Some(url) => Some(
+            aip_fleet::Announcer::connect(url)
+                .await
+                .map_err(|e| ServiceError::Config(format!("AIP_NATS_URL: {e}")))?,
+        ),
+        None => None,
+    };
     let metrics = metrics::Metrics::default();
     let runner = runner::Runner::start(
         store.clone(),
         config.clone(),
         registry.clone(),
         metrics.clone(),
+        announcer,
     );
     recover(&store, &runner, &config.modules_dir()).await?;
     let app = api::router(api::AppState {

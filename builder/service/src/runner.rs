@@ -38,6 +38,7 @@ impl Runner {
         config: Arc<ServiceConfig>,
         registry: Registry,
         metrics: Metrics,
+        announcer: Option<aip_fleet::Announcer>,
     ) -> Runner {
         let (queue, mut jobs) = mpsc::unbounded_channel::<String>();
         let (live, _) = broadcast::channel(1024);
@@ -63,6 +64,7 @@ impl Runner {
                     live: live.clone(),
                     running: running.clone(),
                     metrics: metrics.clone(),
+                    announcer: announcer.clone(),
                 };
                 tokio::spawn(async move {
                     run_job(&ctx, &id).await;
@@ -104,6 +106,7 @@ struct JobContext {
     live: broadcast::Sender<LiveEvent>,
     running: Running,
     metrics: Metrics,
+    announcer: Option<aip_fleet::Announcer>,
 }
 
 async fn run_job(ctx: &JobContext, id: &str) {
@@ -175,11 +178,17 @@ async fn run_job(ctx: &JobContext, id: &str) {
             })
             .await
             .unwrap_or_else(|e| Err(format!("the build task failed: {e}")));
-            match (built, push) {
+            let pushed = match (built, push) {
                 (Ok(module), Some(dest)) if guard.stop.reason().is_none() => {
                     push_module(ctx, id, &job.tenant, module, &dest).await
                 }
                 (built, _) => built.map_err(|e| (e, None)),
+            };
+            match (pushed, &ctx.announcer) {
+                (Ok(module), Some(announcer)) if guard.stop.reason().is_none() => {
+                    announce(ctx, announcer, id, &job.tenant, module).await
+                }
+                (pushed, _) => pushed,
             }
         }
     };
@@ -222,6 +231,63 @@ async fn run_job(ctx: &JobContext, id: &str) {
         Ok(false) => {}
         Err(e) => tracing::error!(job = id, "cannot record the outcome: {e}"),
     }
+}
+
+/// Announces a registered module on NATS (bundle into the Object Store,
+/// CloudEvent onto JetStream); a failed announcement fails the job but
+/// leaves the module registered (and named in the job).
+async fn announce(
+    ctx: &JobContext,
+    announcer: &aip_fleet::Announcer,
+    id: &str,
+    tenant: &str,
+    mut module: serde_json::Value,
+) -> Result<serde_json::Value, (String, Option<serde_json::Value>)> {
+    let name = module["name"].as_str().unwrap_or_default().to_string();
+    let version = module["version"].as_str().unwrap_or_default().to_string();
+    let folder = ctx.registry.destination(tenant).folder(&name, &version);
+    let data = serde_json::json!({"stage": "announce", "detail": aip_fleet::SUBJECT});
+    emit(&ctx.store, &ctx.live, id, "stage", data).await;
+    let _ = ctx.store.set_stage(id, "announce").await;
+    let spec_digest = spec_digest(&ctx.config.job_dir(id));
+    match announcer.announce(&folder, tenant, &spec_digest).await {
+        Ok(event) => {
+            let line = format!(
+                "announced {} on {} ({})",
+                event.id,
+                aip_fleet::SUBJECT,
+                event.data.artifact.object
+            );
+            emit(
+                &ctx.store,
+                &ctx.live,
+                id,
+                "log",
+                serde_json::json!({"line": line}),
+            )
+            .await;
+            module["announced"] = serde_json::json!({
+                "event_id": event.id,
+                "object": event.data.artifact.object,
+                "digest": event.data.artifact.digest,
+            });
+            Ok(module)
+        }
+        Err(e) => Err((
+            format!("registered {name} {version}, but announcing it failed: {e}"),
+            Some(module),
+        )),
+    }
+}
+
+/// `sha256:` of the spec a job was built from.
+fn spec_digest(job_dir: &std::path::Path) -> String {
+    use sha2::Digest;
+    ["spec.proto", "spec.yaml"]
+        .iter()
+        .find_map(|f| std::fs::read(job_dir.join(f)).ok())
+        .map(|bytes| format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))))
+        .unwrap_or_default()
 }
 
 /// Pushes a registered module to `dest`; a failed push fails the job but

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod describe;
+pub mod discover;
 pub mod generate;
 pub mod info;
 pub mod install;
@@ -40,6 +41,9 @@ pub enum Command {
     List(list::Opts),
     /// Run the build service (HTTP API, durable jobs, build queue).
     Serve(serve::Opts),
+    /// Install the modules announced on NATS, verified (the consumer of
+    /// the service's certified-module events).
+    Discover(discover::Opts),
     /// List a module's or a spec's operations.
     Describe(describe::Opts),
     /// Call one operation of a module in the embedded wasmtime host.
@@ -61,6 +65,7 @@ impl Command {
             Command::Info(opts) => opts.run(),
             Command::List(opts) => opts.run(),
             Command::Serve(opts) => opts.run(),
+            Command::Discover(opts) => opts.run(),
             Command::Describe(opts) => opts.run(),
             Command::Invoke(opts) => opts.run(),
             Command::Keygen(opts) => opts.run(),

@@ -32,6 +32,11 @@ pub struct Opts {
     /// config file's `database`. Modules and specs stay in --data.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// Announce every registered module on this NATS server (JetStream
+    /// object store aip-certified-modules + a com.aip.module.certified.v1
+    /// CloudEvent); also AIP_NATS_URL or the config file's `nats_url`.
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
     /// Concurrent builds [default: the number of cores].
     #[arg(long)]
     max_builds: Option<usize>,
@@ -151,6 +156,11 @@ impl Opts {
                 .clone()
                 .or_else(|| std::env::var("AIP_DATABASE_URL").ok())
                 .or_else(|| section.database.clone()),
+            nats_url: self
+                .nats
+                .clone()
+                .or_else(|| std::env::var("AIP_NATS_URL").ok())
+                .or_else(|| section.nats_url.clone()),
             max_builds: self.max_builds.or(section.max_builds).unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())

@@ -445,6 +445,36 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
             "{needle}: {v}"
         );
     }
+    // A 100 MB body is refused before it is sent (curl asks with
+    // `Expect: 100-continue`; the declared length is over the limit).
+    let big_file = tempfile::NamedTempFile::new().expect("temp file");
+    big_file.as_file().set_len(100 << 20).expect("100 MB");
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code} %{size_upload}",
+            "-H",
+            "Content-Type: application/json",
+        ])
+        .args(["-H", "X-API-Key: builder-key-1", "--data-binary"])
+        .arg(format!("@{}", big_file.path().display()))
+        .arg(&submit)
+        .output()
+        .expect("curl runs");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    let (body, status_line) = answer.rsplit_once('\n').unwrap_or_default();
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    assert!(status_line.starts_with("413 "), "{answer}");
+    problem(413, "application/problem+json", &v, "too-large");
+    let uploaded: f64 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(f64::MAX);
+    assert!(uploaded < 1e6, "the body was not sent: {status_line}");
     // And it keeps serving.
     let (s, _, _) = call("GET", &service.url("/healthz"), None, None, &[]);
     assert_eq!(s, 200);

@@ -69,10 +69,35 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
+            limit,
+            refuse_declared_oversize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::observe,
         ))
         .with_state(state)
+}
+
+/// `413` before reading a body whose `Content-Length` is over the limit:
+/// a client that sent `Expect: 100-continue` then never sends it.
+async fn refuse_declared_oversize(
+    State(limit): State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Problem::too_large(format!(
+            "the request body is {length} bytes, larger than {limit} bytes"
+        ))
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// The caller behind `X-API-Key`; in open mode (no keys configured,
@@ -392,41 +417,13 @@ async fn cancel(
     }
     let job = visible_job(&state, &caller, &id).await?;
     match job.state {
-        JobState::Queued => {
-            let cancelled = state
-                .store
-                .set_state(
-                    &id,
-                    JobState::Cancelled,
-                    Some("cancelled before it started"),
-                    None,
-                )
-                .await
-                .map_err(|e| internal(&e))?;
-            if cancelled {
-                let data = serde_json::json!({"state": "cancelled"});
-                emit(&state.store, &state.runner.live, &id, "state", data).await;
-            }
-        }
+        JobState::Queued => end_cancelled(&state, &id, "cancelled before it started").await?,
         JobState::Running => {
             // Running here: stopped (cargo killed); the job ends as
             // cancelled in a moment. Not yet picked up again after a
             // restart: ended now.
             if !state.runner.running.cancel(&id) {
-                let cancelled = state
-                    .store
-                    .set_state(
-                        &id,
-                        JobState::Cancelled,
-                        Some("cancelled before it resumed"),
-                        None,
-                    )
-                    .await
-                    .map_err(|e| internal(&e))?;
-                if cancelled {
-                    let data = serde_json::json!({"state": "cancelled"});
-                    emit(&state.store, &state.runner.live, &id, "state", data).await;
-                }
+                end_cancelled(&state, &id, "cancelled before it resumed").await?;
             }
             let job = visible_job(&state, &caller, &id).await?;
             return Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response());
@@ -435,6 +432,20 @@ async fn cancel(
     }
     let job = visible_job(&state, &caller, &id).await?;
     Ok(Json(job_body(&job)).into_response())
+}
+
+/// Ends a job that is not running here as cancelled (once), with `why`.
+async fn end_cancelled(state: &AppState, id: &str, why: &str) -> Result<(), Problem> {
+    let cancelled = state
+        .store
+        .set_state(id, JobState::Cancelled, Some(why), None)
+        .await
+        .map_err(|e| internal(&e))?;
+    if cancelled {
+        let data = serde_json::json!({"state": "cancelled"});
+        emit(&state.store, &state.runner.live, id, "state", data).await;
+    }
+    Ok(())
 }
 
 /// Whether the process is up.

@@ -52,10 +52,10 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FleetE
             .map_err(|e| FleetError::io("inspect", &path, e))?;
         if kind.is_dir() {
             collect(root, &path, out)?;
-        } else if kind.is_file() {
-            if let Ok(relative) = path.strip_prefix(root) {
-                out.push(relative.to_path_buf());
-            }
+        } else if kind.is_file()
+            && let Ok(relative) = path.strip_prefix(root)
+        {
+            out.push(relative.to_path_buf());
         }
     }
     Ok(())

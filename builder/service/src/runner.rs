@@ -283,11 +283,18 @@ async fn announce(
 /// `sha256:` of the spec a job was built from.
 fn spec_digest(job_dir: &std::path::Path) -> String {
     use sha2::Digest;
-    ["spec.proto", "spec.yaml"]
-        .iter()
-        .find_map(|f| std::fs::read(job_dir.join(f)).ok())
+    std::fs::read(spec_file(job_dir))
         .map(|bytes| format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))))
         .unwrap_or_default()
+}
+
+/// The spec stored with a job (its extension tells ingest the format).
+fn spec_file(job_dir: &std::path::Path) -> PathBuf {
+    ["spec.proto", "spec.yaml"]
+        .iter()
+        .map(|f| job_dir.join(f))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| job_dir.join("spec.yaml"))
 }
 
 /// Pushes a registered module to `dest`; a failed push fails the job but
@@ -399,11 +406,7 @@ fn build_request(
     let key = config.signing_key_for(key_ref, tenant).ok_or_else(|| {
         format!("signing key {key_ref:?} is no longer configured for tenant {tenant}")
     })?;
-    let spec_file = ["spec.proto", "spec.yaml"]
-        .iter()
-        .map(|f| job_dir.join(f))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| job_dir.join("spec.yaml"));
+    let spec_file = spec_file(job_dir);
     let resources = request.resources.clone();
     Ok(BuildRequest {
         spec: aip_ingest::SpecSource::File(spec_file),

@@ -177,6 +177,17 @@ fn registered_modules_are_announced_and_discovered_and_tampering_is_refused() {
     let out = discover(cwd, &nats, &key, "fleet-a", "site-a");
     assert!(out.contains("0 installed, 1 already installed"), "{out}");
 
+    // An event off the contract (a digest that is not sha256:<hex>) is
+    // refused by the schema, naming where.
+    let mut off_contract = event.clone();
+    off_contract["data"]["artifact"]["digest"] = json!("md5:abc");
+    client.publish(&off_contract);
+    let out = discover(cwd, &nats, &key, "fleet-a", "site-a");
+    assert!(
+        out.contains("REJECTED") && out.contains("/data/artifact/digest"),
+        "{out}"
+    );
+
     // A tampered object under the announced name: refused, recorded,
     // nothing installed.
     let mut tampered = bundle.clone();

@@ -140,9 +140,17 @@ async fn handle(
         id: id.map(str::to_string),
         reason,
     };
-    let event: CertifiedEvent = match serde_json::from_slice(payload) {
-        Ok(event) => event,
+    let value: serde_json::Value = match serde_json::from_slice(payload) {
+        Ok(value) => value,
         Err(e) => return reject(None, format!("not a {EVENT_TYPE} event: {e}")),
+    };
+    let id = value["id"].as_str().map(str::to_string);
+    if let Err(reason) = crate::event::validate_event(&value) {
+        return reject(id.as_deref(), reason);
+    }
+    let event: CertifiedEvent = match serde_json::from_value(value) {
+        Ok(event) => event,
+        Err(e) => return reject(id.as_deref(), format!("not a {EVENT_TYPE} event: {e}")),
     };
     let id = Some(event.id.as_str());
     let data = &event.data;

@@ -1,6 +1,34 @@
 //! The `com.aip.module.certified.v1` CloudEvent.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Checks an event against [`crate::EVENT_SCHEMA`]; the error names each
+/// mismatch with its JSON pointer.
+pub fn validate_event(value: &Value) -> Result<(), String> {
+    static VALIDATOR: std::sync::OnceLock<Result<jsonschema::Validator, String>> =
+        std::sync::OnceLock::new();
+    let validator = VALIDATOR
+        .get_or_init(|| {
+            let schema: Value =
+                serde_json::from_str(crate::EVENT_SCHEMA).map_err(|e| e.to_string())?;
+            jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| format!("event schema: {e}"))?;
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the event does not match its schema: {}",
+            problems.join("; ")
+        ))
+    }
+}
 
 /// A CloudEvents 1.0 envelope (structured JSON mode) around
 /// [`CertifiedData`].

@@ -7,7 +7,8 @@
 //!    CloudEvents 1.0 JSON event ([`CertifiedEvent`], type [`EVENT_TYPE`])
 //!    on [`SUBJECT`].
 //! 2. **Discover** (`discover.rs`, `aip-builder discover`): a durable
-//!    JetStream consumer fetches each announced object, refuses it unless
+//!    JetStream consumer checks each event against the schema, fetches the
+//!    announced object, and refuses it unless
 //!    its sha256 matches the event and its signature verifies with the
 //!    given key (recorded, acknowledged as terminal: never redelivered),
 //!    stages it content-addressed, installs it into `modules/` atomically,
@@ -24,7 +25,7 @@ mod publish;
 
 pub use bundle::{BUNDLE_MEDIA_TYPE, pack, unpack};
 pub use discover::{DiscoverOptions, DiscoverReport, Outcome, discover};
-pub use event::{ArtifactRef, CertifiedData, CertifiedEvent, Provenance};
+pub use event::{ArtifactRef, CertifiedData, CertifiedEvent, Provenance, validate_event};
 pub use publish::Announcer;
 
 /// The Object Store bucket modules are put into.

@@ -304,3 +304,52 @@ fn hostile_identifiers_and_text_give_safe_output() {
     );
     assert!(param["properties"].get("\"quoted\\name").is_some());
 }
+
+#[test]
+fn intent_overrides_reach_the_sources_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = repo("tests/fixtures/specs/e2e-vendor.yaml")
+        .display()
+        .to_string();
+    let out = aip(
+        dir.path(),
+        &[
+            "generate",
+            &spec,
+            "--name",
+            "intents",
+            "--out",
+            "src-a",
+            "--intent",
+            "search=find.items",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let sources: String = snapshot(&dir.path().join("src-a"))
+        .values()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert!(
+        sources.contains("\"find.items\""),
+        "the override is in the operation table"
+    );
+    for (flag, needle) in [
+        ("nope=find", "no such operation"),
+        ("search=Find Items", "is not an intent name"),
+        ("search=get-item", "would route to two operations"),
+        ("search", "is not OPERATION_ID=INTENT"),
+    ] {
+        let out = aip(
+            dir.path(),
+            &[
+                "generate", &spec, "--name", "intents", "--out", "src-b", "--intent", flag,
+            ],
+        );
+        assert!(!out.status.success(), "{flag}");
+        assert!(text(&out).contains(needle), "{flag}: {}", text(&out));
+        assert!(
+            !dir.path().join("src-b").exists(),
+            "{flag}: nothing written"
+        );
+    }
+}

@@ -91,3 +91,11 @@ pub fn default_generated_dir(name: &str, target: Target) -> PathBuf {
         .join(name)
         .join(target.pipeline().dir_name())
 }
+
+/// `--intent OPERATION_ID=INTENT`.
+pub fn parse_intent(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(op, intent)| !op.is_empty() && !intent.is_empty())
+        .map(|(op, intent)| (op.to_string(), intent.to_string()))
+        .ok_or_else(|| format!("{text:?} is not OPERATION_ID=INTENT"))
+}

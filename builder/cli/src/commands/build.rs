@@ -33,7 +33,7 @@ pub struct Opts {
     vendor_url: Option<String>,
     /// Route an intent to an operation instead of the default (the
     /// operation id in kebab case): OPERATION_ID=INTENT, repeatable.
-    #[arg(long = "intent", value_name = "OPERATION=INTENT", value_parser = parse_intent)]
+    #[arg(long = "intent", value_name = "OPERATION=INTENT", value_parser = crate::spec_args::parse_intent)]
     intents: Vec<(String, String)>,
     /// Signing key: a cosign.key path or env://VAR (password in COSIGN_PASSWORD).
     /// Default: ./cosign.key, generated on first use if it does not exist.
@@ -184,12 +184,4 @@ impl Opts {
         }
         Ok(())
     }
-}
-
-/// `OPERATION=INTENT`.
-fn parse_intent(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .filter(|(op, intent)| !op.is_empty() && !intent.is_empty())
-        .map(|(op, intent)| (op.to_string(), intent.to_string()))
-        .ok_or_else(|| format!("{text:?} is not OPERATION_ID=INTENT"))
 }

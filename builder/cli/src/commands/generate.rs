@@ -1,4 +1,4 @@
-//! `aip-builder generate <SPEC> [--name N] [--target wasm|grpc] [--vendor-url URL] [--out DIR]`
+//! `aip-builder generate <SPEC> [--name N] [--target wasm|grpc] [--vendor-url URL] [--intent OP=INTENT]... [--out DIR]`
 
 use std::path::PathBuf;
 
@@ -20,6 +20,10 @@ pub struct Opts {
     /// The vendor endpoint, replacing the spec's servers (see `build`).
     #[arg(long, value_name = "URL")]
     vendor_url: Option<String>,
+    /// Route an intent to an operation instead of the default (see `build`):
+    /// OPERATION_ID=INTENT, repeatable.
+    #[arg(long = "intent", value_name = "OPERATION=INTENT", value_parser = crate::spec_args::parse_intent)]
+    intents: Vec<(String, String)>,
     /// Output folder (default: generated/<name>/<wasm|grpc>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -36,6 +40,8 @@ impl Opts {
         if let Some(url) = &self.vendor_url {
             aip_pipeline::set_vendor_url(&mut ingested.api, url).map_err(user)?;
         }
+        let intents = self.intents.iter().cloned().collect();
+        aip_pipeline::apply_intent_overrides(&mut ingested.api, &intents).map_err(user)?;
         let api = &ingested.api;
         let target = self.target.pipeline();
         aip_pipeline::check_target(api, target).map_err(user)?;

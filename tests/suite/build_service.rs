@@ -20,7 +20,10 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
         Some(&submission_with(
             "svc-e2e",
             "1.0.0",
-            &json!({"intents": {"search": "find.items"}}),
+            &json!({
+                "intents": {"search": "find.items"},
+                "resources": {"cpu": "500m", "memory": "256Mi"}
+            }),
         )),
         &[],
     );
@@ -226,6 +229,12 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
     assert_eq!(
         manifest,
         std::fs::read(module.join("manifest.yaml")).expect("manifest")
+    );
+    // The requested resources are what the manifest carries.
+    let manifest_text = String::from_utf8_lossy(&manifest);
+    assert!(
+        manifest_text.contains("cpu: 500m") && manifest_text.contains("memory: 256Mi"),
+        "{manifest_text}"
     );
     let (status, content_type, sbom) = get_bytes(service, &format!("{base}/sbom"), "viewer-key-1");
     assert_eq!(

@@ -103,8 +103,12 @@ impl Announcer {
         tenant: &str,
         spec_digest: &str,
     ) -> Result<CertifiedEvent, FleetError> {
-        let opened = aip_register::open_module(folder)?;
-        let manifest = opened.manifest;
+        // Only the manifest is needed here (the bundle carries the rest):
+        // `open_module` would also load, and for images unpack, the payload.
+        let manifest_path = folder.join("manifest.yaml");
+        let manifest_bytes =
+            std::fs::read(&manifest_path).map_err(|e| FleetError::io("read", &manifest_path, e))?;
+        let manifest = aip_register::ModuleManifest::from_yaml(&manifest_bytes)?;
         let bundle = {
             let folder = folder.to_path_buf();
             tokio::task::spawn_blocking(move || crate::bundle::pack(&folder))

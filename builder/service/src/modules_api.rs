@@ -21,6 +21,22 @@ pub struct TenantQuery {
     tenant: Option<String>,
 }
 
+/// The folder of a registered version the caller may see; "not found"
+/// otherwise (also for another tenant's).
+fn version_folder(
+    state: &AppState,
+    caller: &Caller,
+    query: &TenantQuery,
+    name: &str,
+    version: &str,
+) -> Result<std::path::PathBuf, Problem> {
+    let tenant = tenant_of(caller, query)?;
+    state
+        .registry
+        .folder(&tenant, name, version)
+        .ok_or_else(|| Problem::not_found(format!("no module {name} {version}")))
+}
+
 /// `GET /v1/modules`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ModuleList {
@@ -160,11 +176,7 @@ pub async fn part(
             "no part {part:?}: use manifest, sbom or artifact"
         )));
     };
-    let tenant = tenant_of(&caller, &query)?;
-    let folder = state
-        .registry
-        .folder(&tenant, &name, &version)
-        .ok_or_else(|| Problem::not_found(format!("no module {name} {version}")))?;
+    let folder = version_folder(&state, &caller, &query, &name, &version)?;
     let registry = state.registry.clone();
     let (bytes, content_type) = tokio::task::spawn_blocking(move || registry.part(&folder, part))
         .await
@@ -195,11 +207,7 @@ pub async fn verify(
     Path((name, version)): Path<(String, String)>,
     Query(query): Query<TenantQuery>,
 ) -> Result<Response, Problem> {
-    let tenant = tenant_of(&caller, &query)?;
-    let folder = state
-        .registry
-        .folder(&tenant, &name, &version)
-        .ok_or_else(|| Problem::not_found(format!("no module {name} {version}")))?;
+    let folder = version_folder(&state, &caller, &query, &name, &version)?;
     let registry = state.registry.clone();
     let result = tokio::task::spawn_blocking(move || registry.verify(&folder))
         .await

@@ -31,21 +31,19 @@ impl Work {
     /// Builds `spec` as module `name`; expects exit 1 with `expected` in
     /// stderr and modules/ untouched.
     fn refuses(&self, spec: &Path, name: &str, expected: &str) {
+        self.refuses_with(spec, name, &[], expected);
+    }
+
+    /// As `refuses`, with more arguments for `build`.
+    fn refuses_with(&self, spec: &Path, name: &str, extra: &[&str], expected: &str) {
         let before = snapshot(&self.path("modules"));
         let key = keys().1.display().to_string();
-        let out = aip(
-            self.dir.path(),
-            &[
-                "build",
-                &spec.display().to_string(),
-                "--name",
-                name,
-                "--key",
-                &key,
-                "--out",
-                "modules",
-            ],
-        );
+        let spec = spec.display().to_string();
+        let mut args = vec![
+            "build", &spec, "--name", name, "--key", &key, "--out", "modules",
+        ];
+        args.extend_from_slice(extra);
+        let out = aip(self.dir.path(), &args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", text(&out));
         assert!(
@@ -98,17 +96,20 @@ fn bad_references_are_refused() {
         "spec/unresolvable.yaml",
         spec_with(&op.replace("REF", "#/components/schemas/Nope")).as_bytes(),
     );
-    w.refuses(
+    // Repaired by default (see repairs.rs); refused in strict mode.
+    w.refuses_with(
         &unresolvable,
         "unresolvable",
-        "cannot resolve $ref \"#/components/schemas/Nope\"",
+        &["--strict"],
+        "$ref \"#/components/schemas/Nope\" resolves to nothing",
     );
-    std::fs::write(w.path("outside.yaml"), "type: string\n").expect("write");
+    // The reference root here is the current directory (no repository):
+    // one level up from spec/ is inside, two levels up is not.
     let outside = w.write(
         "spec/outside.yaml",
-        spec_with(&op.replace("REF", "../outside.yaml")).as_bytes(),
+        spec_with(&op.replace("REF", "../../outside.yaml")).as_bytes(),
     );
-    w.refuses(&outside, "outside", "resolves outside the spec's folder");
+    w.refuses(&outside, "outside", "leaves the reference root");
     let missing_file = w.write(
         "spec/missing.yaml",
         spec_with(&op.replace("REF", "sub/none.yaml#/X")).as_bytes(),
@@ -165,10 +166,11 @@ fn semantic_errors_are_named() {
     let w = Work::new();
     let dup = "paths:\n  /a:\n    get: {operationId: same, responses: {'200': {description: ok}}}\n  /b:\n    get: {operationId: same, responses: {'200': {description: ok}}}\n";
     let dup = w.write("spec/dup.yaml", spec_with(dup).as_bytes());
-    w.refuses(
+    w.refuses_with(
         &dup,
         "dup",
-        "duplicate operationId \"same\" at #/paths/~1a/get and #/paths/~1b/get",
+        &["--strict"],
+        "#/paths/~1b/get: operationId \"same\" is also the id of #/paths/~1a/get",
     );
     let empty = w.write("spec/empty.yaml", spec_with("paths: {}\n").as_bytes());
     w.refuses(&empty, "empty", "the spec defines no operations");

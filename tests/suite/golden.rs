@@ -13,7 +13,10 @@ use crate::support::{IndexedSpec, repo, snapshot, spec_index};
 fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
     let opts = IngestOptions {
         name: Some(spec.name.clone()),
-        allow_dangling_refs: spec.flags.iter().any(|f| f == "--allow-dangling-refs"),
+        strict: spec.flags.iter().any(|f| f == "--strict"),
+        ref_root: spec
+            .flag_value("--ref-root")
+            .map(|dir| aip_ingest::RefRoot::new(repo(dir))),
         proto_paths: spec
             .flag_value("--proto-path")
             .map(repo)

@@ -8,6 +8,7 @@ mod support;
 
 mod bad_input;
 mod build_service;
+mod corpus;
 mod e2e;
 mod echo_vendor;
 mod fleet;
@@ -19,6 +20,7 @@ mod postgres_server;
 mod proto;
 mod registry;
 mod registry_server;
+mod repairs;
 mod runtime_unit;
 mod service;
 mod service_harness;

@@ -54,3 +54,31 @@ impl CliError {
         }
     }
 }
+
+/// A user error with its hint, if it has one, rendered in the CLI's terms.
+pub fn user_hinted(error: impl Into<anyhow::Error>, hint: Option<aip_hint::Hint>) -> CliError {
+    let error = error.into();
+    CliError {
+        kind: ErrorKind::User,
+        error: match hint {
+            Some(hint) => anyhow::anyhow!("{error:#}\nhint: {}", crate::hints::render(&hint)),
+            None => error,
+        },
+    }
+}
+
+/// A spec that did not ingest: the user's error, with its hint.
+pub fn ingest_error(error: aip_ingest::IngestError) -> CliError {
+    let hint = error.hint();
+    user_hinted(error, hint)
+}
+
+/// A failed build: the user's error (with its hint) or aip-builder's.
+pub fn pipeline_error(error: aip_pipeline::PipelineError) -> CliError {
+    if error.is_user_error() {
+        let hint = error.hint();
+        user_hinted(error, hint)
+    } else {
+        internal(error)
+    }
+}

@@ -2,6 +2,7 @@
 
 mod commands;
 mod exit;
+mod hints;
 mod module_host;
 mod password;
 mod progress;

@@ -56,6 +56,11 @@ impl Progress {
         eprintln!("warning: {text}");
     }
 
+    /// Something the ingest repaired in the spec (always shown).
+    pub fn spec_warning(&mut self, warning: &aip_ir::SpecWarning) {
+        eprintln!("warning: {warning} [{}]", warning.kind.as_str());
+    }
+
     /// A line of tool output (cargo, rustup). Shown when it is a notice
     /// of ours or a compiler error/warning header, or with `AIP_VERBOSE`.
     pub fn tool_line(&mut self, line: &str) {

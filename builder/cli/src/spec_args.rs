@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use aip_ingest::{IngestOptions, Ingested, Limits, SpecSource};
+use aip_ingest::{IngestOptions, Ingested, Limits, RefRoot, SpecSource};
 use clap::Args;
 
-use crate::exit::{CliError, user};
+use crate::exit::{CliError, ingest_error};
 use crate::progress::Progress;
 
 /// Which spec to read and how.
@@ -19,8 +19,18 @@ pub struct SpecArgs {
     /// Largest spec document accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_spec_bytes)]
     pub max_spec_bytes: u64,
-    /// Treat unresolvable schema `$ref`s as "any value" instead of failing.
+    /// Refuse every spec defect aip-builder would otherwise repair with a
+    /// warning (a dangling schema $ref, a repeated operationId, ...).
     #[arg(long)]
+    pub strict: bool,
+    /// The folder external $refs must stay inside (default: the top of the
+    /// git repository holding the spec, else the current directory when it
+    /// holds the spec, else the spec's folder).
+    #[arg(long, value_name = "DIR")]
+    pub ref_root: Option<PathBuf>,
+    /// Accepted for compatibility: dangling schema $refs are repaired by
+    /// default now (use --strict to refuse them).
+    #[arg(long, hide = true, conflicts_with = "strict")]
     pub allow_dangling_refs: bool,
     /// Timeout in seconds for fetching a spec URL or reading a gRPC server's schema.
     #[arg(long, default_value_t = Limits::default().fetch_timeout.as_secs())]
@@ -40,7 +50,8 @@ impl SpecArgs {
                 fetch_timeout: std::time::Duration::from_secs(self.fetch_timeout.max(1)),
                 ..Limits::default()
             },
-            allow_dangling_refs: self.allow_dangling_refs,
+            strict: self.strict,
+            ref_root: self.ref_root.clone().map(RefRoot::new),
             proto_paths: self.proto_paths.clone(),
         }
     }
@@ -49,9 +60,10 @@ impl SpecArgs {
     pub fn ingest(&self, progress: &mut Progress) -> Result<Ingested, CliError> {
         progress.stage("ingest", &self.spec);
         let opts = self.options();
-        let ingested = aip_ingest::ingest(SpecSource::from_arg(&self.spec), &opts).map_err(user)?;
-        for warning in &ingested.warnings {
-            progress.warn(warning);
+        let ingested =
+            aip_ingest::ingest(SpecSource::from_arg(&self.spec), &opts).map_err(ingest_error)?;
+        for warning in ingested.warnings() {
+            progress.spec_warning(warning);
         }
         progress.note(&format!(
             "{} operations, {} schemas ({:?}) in {:.2}s",

@@ -1,11 +1,12 @@
 //! The set of documents a spec spans: the root plus every external file its
-//! `$ref`s reach, confined to the root's folder.
+//! `$ref`s reach, confined to the reference root (see [`crate::root`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::root::{self, RefRoot};
 use crate::{IngestError, Limits, parse, pointer, source};
 
 /// Index of a document in a [`DocSet`].
@@ -31,6 +32,7 @@ pub struct DocSet {
     docs: Vec<Doc>,
     by_path: HashMap<PathBuf, DocId>,
     base: Option<PathBuf>,
+    base_label: String,
     limits: Limits,
 }
 
@@ -39,25 +41,38 @@ const MAX_REF_HOPS: usize = 64;
 
 impl DocSet {
     /// A set holding only the root document. `path` is its file, if it has
-    /// one; external references resolve inside that file's folder.
+    /// one; external references resolve inside the reference root (`root`
+    /// when given, else the one [`crate::root::resolve`] finds). With an
+    /// explicit root every document is named relative to it.
     pub fn new(
         location: String,
         path: Option<PathBuf>,
         value: Value,
         limits: Limits,
+        root: Option<&RefRoot>,
     ) -> Result<DocSet, IngestError> {
         let mut by_path = HashMap::new();
-        let (path, base) = match path {
+        let (path, base, base_label, location) = match path {
             Some(p) => {
                 let canonical = p.canonicalize().map_err(|source| IngestError::Read {
                     location: location.clone(),
                     source,
                 })?;
-                let base = canonical.parent().map(Path::to_path_buf);
+                let resolved = root::resolve(&canonical, root)?;
+                let location = if resolved.explicit {
+                    relative(&canonical, &resolved.dir).unwrap_or(location)
+                } else {
+                    location
+                };
                 by_path.insert(canonical.clone(), 0);
-                (Some(canonical), base)
+                (
+                    Some(canonical),
+                    Some(resolved.dir),
+                    resolved.label,
+                    location,
+                )
             }
-            None => (None, None),
+            None => (None, None, String::new(), location),
         };
         Ok(DocSet {
             docs: vec![Doc {
@@ -67,6 +82,7 @@ impl DocSet {
             }],
             by_path,
             base,
+            base_label,
             limits,
         })
     }
@@ -180,34 +196,46 @@ impl DocSet {
     ) -> Result<DocId, IngestError> {
         let location = self.location(at.doc).to_string();
         let (Some(base), Some(from)) = (self.base.clone(), self.docs[at.doc].path.clone()) else {
-            return Err(IngestError::NotSupported(format!(
-                "{location}#{}: external $ref {reference:?} in a spec read from a URL or stdin; save the spec and its referenced files in one folder and pass the file path",
-                at.pointer
-            )));
-        };
-        if file.contains("://") {
-            return Err(IngestError::NotSupported(format!(
-                "{location}#{}: $ref to a remote document {reference:?}; only files inside the spec's folder can be referenced",
-                at.pointer
-            )));
-        }
-        let decoded = pointer::percent_decode(file);
-        let candidate = from.parent().unwrap_or(&base).join(&decoded);
-        let canonical = candidate
-            .canonicalize()
-            .map_err(|e| IngestError::UnresolvedRef {
-                location: location.clone(),
-                pointer: at.pointer.clone(),
-                reference: reference.to_string(),
-                reason: format!("{}: {e}", candidate.display()),
-            })?;
-        if !canonical.starts_with(&base) {
-            return Err(IngestError::RefEscapes {
+            return Err(IngestError::ExternalRefWithoutFiles {
                 location,
                 pointer: at.pointer.clone(),
                 reference: reference.to_string(),
-                base,
             });
+        };
+        if file.contains("://") {
+            return Err(IngestError::NotSupported(format!(
+                "{location}#{}: $ref to a remote document {reference:?}; only files inside the reference root can be referenced",
+                at.pointer
+            )));
+        }
+        let escapes = || IngestError::RefEscapes {
+            location: location.clone(),
+            pointer: at.pointer.clone(),
+            reference: reference.to_string(),
+            root: self.base_label.clone(),
+        };
+        // Checked by its text first: a ref that leaves the root is refused
+        // before the file system is asked anything about it.
+        let decoded = pointer::percent_decode(file);
+        let relative_ref = Path::new(&decoded);
+        if relative_ref.has_root() {
+            return Err(escapes());
+        }
+        let candidate = root::normalize(&from.parent().unwrap_or(&base).join(relative_ref))
+            .filter(|p| p.starts_with(&base))
+            .ok_or_else(escapes)?;
+        let display = relative(&candidate, &base).unwrap_or_else(|| decoded.clone());
+        let canonical = candidate
+            .canonicalize()
+            .map_err(|e| IngestError::MissingRefFile {
+                location: location.clone(),
+                pointer: at.pointer.clone(),
+                reference: reference.to_string(),
+                reason: format!("{display}: {}", io_reason(&e)),
+            })?;
+        // A symbolic link inside the root may still point out of it.
+        if !canonical.starts_with(&base) {
+            return Err(escapes());
         }
         if let Some(id) = self.by_path.get(&canonical) {
             return Ok(*id);
@@ -221,11 +249,19 @@ impl DocSet {
                 ),
             ));
         }
-        let display = canonical
-            .strip_prefix(&base)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| decoded.clone());
-        let bytes = source::read_file(&canonical, self.limits.max_spec_bytes)?;
+        let display = relative(&canonical, &base).unwrap_or(display);
+        let bytes =
+            source::read_file(&canonical, self.limits.max_spec_bytes).map_err(|e| match e {
+                IngestError::Read { source, .. } => IngestError::Read {
+                    location: display.clone(),
+                    source,
+                },
+                IngestError::TooLarge { limit, .. } => IngestError::TooLarge {
+                    location: display.clone(),
+                    limit,
+                },
+                other => other,
+            })?;
         let value = parse::parse_document(&bytes, &display)?;
         let id = self.docs.len();
         self.docs.push(Doc {
@@ -235,5 +271,20 @@ impl DocSet {
         });
         self.by_path.insert(canonical, id);
         Ok(id)
+    }
+}
+
+/// `path` relative to `base`, for messages.
+fn relative(path: &Path, base: &Path) -> Option<String> {
+    path.strip_prefix(base)
+        .ok()
+        .map(|p| p.display().to_string())
+}
+
+/// An I/O error in words that do not repeat the path.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file in the reference root".into(),
+        _ => e.to_string(),
     }
 }

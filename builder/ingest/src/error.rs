@@ -1,8 +1,6 @@
 //! The errors of spec ingest. Every variant names the document and, where it
 //! applies, the line/column or JSON pointer that is wrong.
 
-use std::path::PathBuf;
-
 /// Why a spec could not be ingested.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -23,9 +21,7 @@ pub enum IngestError {
         reason: String,
     },
     /// A document is larger than the configured limit.
-    #[error(
-        "{location} is larger than the {limit}-byte spec size limit\nhint: raise the limit with --max-spec-bytes if this spec is legitimate"
-    )]
+    #[error("{location} is larger than the {limit}-byte spec size limit")]
     TooLarge {
         /// File, URL or `<stdin>`.
         location: String,
@@ -86,9 +82,22 @@ pub enum IngestError {
         /// Why it failed.
         reason: String,
     },
-    /// A `$ref` to a file outside the spec's folder.
+    /// A `$ref` to a file that is not there.
+    #[error("{location}#{pointer}: cannot resolve $ref {reference:?}: {reason}")]
+    MissingRefFile {
+        /// Document holding the `$ref`.
+        location: String,
+        /// Pointer of the `$ref` object.
+        pointer: String,
+        /// The reference text.
+        reference: String,
+        /// Which file, relative to the reference root, and why.
+        reason: String,
+    },
+    /// A `$ref` to a file outside the reference root. Said without looking
+    /// at the file: whether it exists is not revealed.
     #[error(
-        "{location}#{pointer}: $ref {reference:?} resolves outside the spec's folder {base}; external references must stay inside it"
+        "{location}#{pointer}: $ref {reference:?} leaves the reference root {root}; external references must stay inside it"
     )]
     RefEscapes {
         /// Document holding the `$ref`.
@@ -97,8 +106,30 @@ pub enum IngestError {
         pointer: String,
         /// The reference text.
         reference: String,
-        /// The folder references must stay in.
-        base: PathBuf,
+        /// The folder references must stay in, as the user named it.
+        root: String,
+    },
+    /// `--ref-root` does not hold the spec itself.
+    #[error("the spec {spec} is not inside the reference root {root}")]
+    SpecOutsideRefRoot {
+        /// The spec file.
+        spec: String,
+        /// The root, as named.
+        root: String,
+    },
+    /// Strict mode refused a defect the default mode repairs.
+    #[error("{location}#{pointer}: {problem} (refused in strict mode: {})", kind.as_str())]
+    StrictRefused {
+        /// Document.
+        location: String,
+        /// Pointer of the defect.
+        pointer: String,
+        /// What kind of defect.
+        kind: aip_ir::WarningKind,
+        /// What is wrong.
+        problem: String,
+        /// What the default mode would do.
+        repair: String,
     },
     /// `$ref`s that only point at each other.
     #[error("{location}#{pointer}: $ref cycle with no schema in between: {chain}")]
@@ -109,20 +140,6 @@ pub enum IngestError {
         pointer: String,
         /// The references in order.
         chain: String,
-    },
-    /// Two operations share an `operationId`.
-    #[error(
-        "{location}: duplicate operationId {id:?} at #{first} and #{second}; operation ids must be unique"
-    )]
-    DuplicateOperationId {
-        /// Document.
-        location: String,
-        /// The id.
-        id: String,
-        /// Pointer of the first operation.
-        first: String,
-        /// Pointer of the second operation.
-        second: String,
     },
     /// A module name that cannot be used.
     #[error(
@@ -150,7 +167,49 @@ pub enum IngestError {
         /// protox's message.
         message: String,
     },
+    /// An external `$ref` in a spec read from a URL or stdin, which has no
+    /// folder to resolve it in.
+    #[error(
+        "{location}#{pointer}: external $ref {reference:?} in a spec that was not read from a file"
+    )]
+    ExternalRefWithoutFiles {
+        /// Document holding the `$ref`.
+        location: String,
+        /// Pointer of the `$ref` object.
+        pointer: String,
+        /// The reference text.
+        reference: String,
+    },
+    /// A `.proto` file outside every import root.
+    #[error("{location}: the file is not inside any proto import root")]
+    ProtoOutsideRoots {
+        /// The proto file.
+        location: String,
+    },
     /// Something valid that this version cannot handle yet.
     #[error("not supported yet: {0}")]
     NotSupported(String),
+}
+
+impl IngestError {
+    /// What the user could do about this error, if anything.
+    pub fn hint(&self) -> Option<aip_hint::Hint> {
+        use aip_hint::Hint;
+        match self {
+            IngestError::TooLarge { limit, .. } => Some(Hint::RaiseSpecSizeLimit { limit: *limit }),
+            IngestError::RefEscapes { root, .. } | IngestError::SpecOutsideRefRoot { root, .. } => {
+                Some(Hint::WidenRefRoot { root: root.clone() })
+            }
+            IngestError::StrictRefused { repair, .. } => Some(Hint::StrictRefusedRepair {
+                repair: repair.clone(),
+            }),
+            IngestError::ExternalRefWithoutFiles { .. } => Some(Hint::ExternalRefsNeedFiles),
+            IngestError::ProtoOutsideRoots { .. } => Some(Hint::AddProtoImportRoot),
+            IngestError::MissingRefFile { .. } => Some(Hint::MissingReferencedFile),
+            IngestError::Proto { message, .. } if message.contains("not found") => {
+                Some(Hint::AddProtoImportRoot)
+            }
+            _ => None,
+        }
+    }
 }

@@ -14,6 +14,8 @@ mod openapi3;
 mod parse;
 mod pointer;
 mod proto;
+mod repairs;
+mod root;
 mod schema;
 mod source;
 mod swagger2;
@@ -26,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 pub use error::IngestError;
 pub use parse::parse_document;
+pub use root::RefRoot;
 pub use source::SpecSource;
 
 /// Bounds on what a spec may make the ingest do.
@@ -56,21 +59,31 @@ pub struct IngestOptions {
     pub name: Option<String>,
     /// Resource bounds.
     pub limits: Limits,
-    /// Treat unresolvable schema `$ref`s as "any value" (with a warning)
-    /// instead of failing. Other unresolvable references still fail.
-    pub allow_dangling_refs: bool,
+    /// Refuse every defect the default mode repairs (a dangling schema
+    /// `$ref`, a repeated `operationId`, ...) instead of repairing it with a
+    /// warning. Limits (size, depth, aliases, cycles) are errors either way.
+    pub strict: bool,
+    /// The folder external `$ref`s must stay in; found from the spec's
+    /// path when `None` (see [`RefRoot`]).
+    pub ref_root: Option<RefRoot>,
     /// Import roots for `.proto` input (protoc's `-I`); default: the
     /// folder of the proto file, or the folder given.
     pub proto_paths: Vec<std::path::PathBuf>,
 }
 
-/// The result of ingest: the IR and what the user should be warned about.
+/// The result of ingest: the IR, whose `source.warnings` say what was
+/// repaired.
 #[derive(Debug, Clone)]
 pub struct Ingested {
     /// The lowered API.
     pub api: Api,
-    /// Problems that did not stop the ingest.
-    pub warnings: Vec<String>,
+}
+
+impl Ingested {
+    /// What the ingest repaired or could not adapt, in the order met.
+    pub fn warnings(&self) -> &[aip_ir::SpecWarning] {
+        &self.api.source.warnings
+    }
 }
 
 /// A spec read into memory, before lowering.
@@ -135,21 +148,28 @@ pub fn lower(raw: &RawSpec, opts: &IngestOptions) -> Result<Ingested, IngestErro
         SpecSource::File(p) => Some(p.clone()),
         _ => None,
     };
-    let docs = docs::DocSet::new(location.clone(), path, value, opts.limits)?;
-    let (api, warnings) = lower::lower_api(
+    let docs = docs::DocSet::new(
+        location.clone(),
+        path,
+        value,
+        opts.limits,
+        opts.ref_root.as_ref(),
+    )?;
+    let api = lower::lower_api(
         docs,
         dialect,
         lower::LowerOptions {
             name,
-            allow_dangling_refs: opts.allow_dangling_refs,
+            strict: opts.strict,
             source: SourceInfo {
                 format,
                 digest: raw.digest(),
                 location,
+                warnings: Vec::new(),
             },
         },
     )?;
-    Ok(Ingested { api, warnings })
+    Ok(Ingested { api })
 }
 
 fn detect_format(

@@ -2,12 +2,15 @@
 //! requirements, operation ids. Dialect specifics live in `openapi3` and
 //! `swagger2`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use aip_ir::{Api, HttpMethod, Operation, Parameter, SecurityRequirements, SourceInfo};
+use aip_ir::{
+    Api, HttpMethod, Operation, Parameter, SecurityRequirements, SourceInfo, WarningKind,
+};
 use serde_json::Value;
 
 use crate::docs::{DocSet, Loc};
+use crate::repairs::{Defect, Repairs};
 use crate::schema::{Dialect, SchemaLowerer};
 use crate::{IngestError, openapi3, pointer, swagger2};
 
@@ -111,21 +114,17 @@ impl Ctx {
 pub struct LowerOptions {
     /// The module name.
     pub name: String,
-    /// Treat unresolvable schema `$ref`s as "any value" with a warning.
-    pub allow_dangling_refs: bool,
+    /// Refuse repairs instead of making them.
+    pub strict: bool,
     /// Provenance.
     pub source: SourceInfo,
 }
 
 /// Lowers the whole spec held in `docs`.
-pub fn lower_api(
-    docs: DocSet,
-    dialect: Dialect,
-    opts: LowerOptions,
-) -> Result<(Api, Vec<String>), IngestError> {
+pub fn lower_api(docs: DocSet, dialect: Dialect, opts: LowerOptions) -> Result<Api, IngestError> {
     let mut ctx = Ctx {
         docs,
-        schemas: SchemaLowerer::new(dialect, opts.allow_dangling_refs),
+        schemas: SchemaLowerer::new(dialect, Repairs::new(opts.strict)),
         dialect,
     };
     let root = Ctx::root_loc("");
@@ -158,13 +157,15 @@ pub fn lower_api(
     let Ctx {
         mut docs, schemas, ..
     } = ctx;
-    let (schemas, warnings) = schemas.finish(&mut docs)?;
+    let (schemas, repairs) = schemas.finish(&mut docs)?;
+    let mut source = opts.source;
+    source.warnings = repairs.into_warnings();
     let api = Api {
         name: opts.name,
         title,
         api_version,
         description,
-        source: opts.source,
+        source,
         protocol: aip_ir::Protocol::Rest,
         servers,
         security_schemes,
@@ -172,7 +173,7 @@ pub fn lower_api(
         schemas,
         descriptor_set: None,
     };
-    Ok((api, warnings))
+    Ok(api)
 }
 
 fn operations(
@@ -182,7 +183,7 @@ fn operations(
 ) -> Result<Vec<Operation>, IngestError> {
     let paths = Ctx::root_loc("/paths");
     let mut ops = Vec::new();
-    let mut seen_ids: HashMap<String, String> = HashMap::new();
+    let mut pointers = Vec::new();
     for path in ctx.keys(&paths)? {
         let item_ref = Ctx::child(&paths, &path);
         if !path.starts_with('/') {
@@ -192,29 +193,127 @@ fn operations(
             }
             return Err(ctx.docs.invalid(&item_ref, "path must start with '/'"));
         }
+        let template = path_template(ctx, &item_ref, &path)?;
         let item = ctx.docs.follow(&item_ref)?;
         for method in HttpMethod::ALL {
             let op_loc = Ctx::child(&item, method.key());
             if !ctx.has(&op_loc) {
                 continue;
             }
-            let op = operation(ctx, &path, method, &item, &op_loc, global_security, schemes)?;
-            if !op.id_derived
-                && let Some(first) = seen_ids.get(&op.id)
-            {
-                return Err(IngestError::DuplicateOperationId {
-                    location: ctx.docs.location(0).to_string(),
-                    id: op.id.clone(),
-                    first: first.clone(),
-                    second: op.pointer.clone(),
-                });
-            }
-            seen_ids.insert(op.id.clone(), op.pointer.clone());
+            let op = operation(
+                ctx,
+                &template,
+                method,
+                &item,
+                &op_loc,
+                global_security,
+                schemes,
+            )?;
+            pointers.push(Ctx::child(&item_ref, method.key()).pointer);
             ops.push(op);
         }
     }
+    rename_duplicate_ids(ctx, &mut ops, &pointers)?;
     make_derived_ids_unique(&mut ops);
     Ok(ops)
+}
+
+/// The path template of a `paths` key. A variable left unclosed at the end
+/// of its segment (`/files/{name`, as a generator emitted it) is closed,
+/// with a warning; other unbalanced braces are errors.
+fn path_template(ctx: &mut Ctx, at: &Loc, path: &str) -> Result<String, IngestError> {
+    let mut repaired = String::with_capacity(path.len() + 1);
+    let mut closed = Vec::new();
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            repaired.push('/');
+        }
+        let mut open = false;
+        for ch in segment.chars() {
+            match ch {
+                '{' if open => {
+                    return Err(ctx
+                        .docs
+                        .invalid(at, "path template opens a variable inside another"));
+                }
+                '}' if !open => {
+                    return Err(ctx
+                        .docs
+                        .invalid(at, "path template closes a variable it never opened"));
+                }
+                '{' => open = true,
+                '}' => open = false,
+                _ => {}
+            }
+            repaired.push(ch);
+        }
+        if open {
+            repaired.push('}');
+            closed.push(segment.to_string());
+        }
+    }
+    if !closed.is_empty() {
+        let location = ctx.docs.location(at.doc).to_string();
+        ctx.schemas.repairs.repair(Defect {
+            kind: WarningKind::MalformedPathTemplate,
+            file: &location,
+            pointer: &at.pointer,
+            problem: format!(
+                "path template {path:?} leaves {} unclosed",
+                closed
+                    .iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            repair: format!("it is read as {repaired:?}"),
+        })?;
+    }
+    Ok(repaired)
+}
+
+/// A repeated `operationId` (gateways emit one per binding of the same
+/// method) keeps its name on its first operation in document order; each
+/// later one becomes `<id>_2`, `<id>_3`, ... (skipping names the spec
+/// uses), with a warning naming both places.
+fn rename_duplicate_ids(
+    ctx: &mut Ctx,
+    ops: &mut [Operation],
+    pointers: &[String],
+) -> Result<(), IngestError> {
+    let mut taken: HashSet<String> = ops
+        .iter()
+        .filter(|o| !o.id_derived)
+        .map(|o| o.id.clone())
+        .collect();
+    let mut first_at: HashMap<String, String> = HashMap::new();
+    let root = ctx.docs.location(0).to_string();
+    for (op, here) in ops.iter_mut().zip(pointers).filter(|(o, _)| !o.id_derived) {
+        let here = here.clone();
+        let Some(first) = first_at.get(&op.id) else {
+            first_at.insert(op.id.clone(), here);
+            continue;
+        };
+        let mut n = 2;
+        let renamed = loop {
+            let candidate = format!("{}_{n}", op.id);
+            if !taken.contains(&candidate) {
+                break candidate;
+            }
+            n += 1;
+        };
+        ctx.schemas.repairs.repair(Defect {
+            kind: WarningKind::DuplicateOperationId,
+            file: &root,
+            pointer: &here,
+            problem: format!("operationId {:?} is also the id of #{first}", op.id),
+            repair: format!("this operation is named {renamed:?}"),
+        })?;
+        taken.insert(renamed.clone());
+        op.id = renamed;
+        op.intent = aip_ir::intent_for(&op.id);
+    }
+    Ok(())
 }
 
 fn operation(
@@ -288,7 +387,7 @@ pub fn derive_operation_id(method: HttpMethod, path: &str) -> String {
 }
 
 fn make_derived_ids_unique(ops: &mut [Operation]) {
-    let mut taken: Vec<String> = ops
+    let mut taken: HashSet<String> = ops
         .iter()
         .filter(|o| !o.id_derived)
         .map(|o| o.id.clone())
@@ -301,7 +400,7 @@ fn make_derived_ids_unique(ops: &mut [Operation]) {
             n += 1;
         }
         op.intent = aip_ir::intent_for(&op.id);
-        taken.push(op.id.clone());
+        taken.insert(op.id.clone());
     }
 }
 

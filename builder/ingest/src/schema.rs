@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value, json};
 
 use crate::docs::{DocSet, Loc};
+use crate::repairs::{Defect, Repairs};
 use crate::{IngestError, pointer};
 
 /// Dialect details that change how a schema is read.
@@ -54,8 +55,9 @@ const MAX_DEPTH: usize = 256;
 /// Lowers schemas and collects the named definitions they reference.
 pub struct SchemaLowerer {
     dialect: Dialect,
-    allow_dangling_refs: bool,
-    warnings: Vec<String>,
+    /// Repairs made (or refused) while lowering, shared with the rest of
+    /// the ingest.
+    pub repairs: Repairs,
     defs: BTreeMap<String, Value>,
     names: HashMap<Loc, String>,
     pending: Vec<(Loc, String)>,
@@ -63,11 +65,10 @@ pub struct SchemaLowerer {
 
 impl SchemaLowerer {
     /// A lowerer for one spec dialect.
-    pub fn new(dialect: Dialect, allow_dangling_refs: bool) -> SchemaLowerer {
+    pub fn new(dialect: Dialect, repairs: Repairs) -> SchemaLowerer {
         SchemaLowerer {
             dialect,
-            allow_dangling_refs,
-            warnings: Vec::new(),
+            repairs,
             defs: BTreeMap::new(),
             names: HashMap::new(),
             pending: Vec::new(),
@@ -82,17 +83,17 @@ impl SchemaLowerer {
 
     /// Lowers every definition referenced so far (and those they reference)
     /// and returns them by name. Pure reference cycles are errors.
-    /// Also returns the warnings collected while lowering.
+    /// Also returns the repairs collected while lowering.
     pub fn finish(
         mut self,
         docs: &mut DocSet,
-    ) -> Result<(BTreeMap<String, Value>, Vec<String>), IngestError> {
+    ) -> Result<(BTreeMap<String, Value>, Repairs), IngestError> {
         while let Some((loc, name)) = self.pending.pop() {
             let lowered = self.lower_at(docs, &loc)?;
             self.defs.insert(name, lowered);
         }
         self.check_pure_ref_cycles(docs)?;
-        Ok((self.defs, self.warnings))
+        Ok((self.defs, self.repairs))
     }
 
     fn lower(
@@ -133,26 +134,17 @@ impl SchemaLowerer {
                             pointer,
                             reference,
                             reason,
-                        }) if self.allow_dangling_refs => {
-                            self.warnings.push(format!(
-                                "{location}#{pointer}: unresolvable $ref {reference:?} ({reason}) treated as \"any value\""
-                            ));
-                            continue;
-                        }
-                        Err(IngestError::UnresolvedRef {
-                            location,
-                            pointer,
-                            reference,
-                            reason,
                         }) => {
-                            return Err(IngestError::UnresolvedRef {
-                                location,
-                                pointer,
-                                reference,
-                                reason: format!(
-                                    "{reason}\nhint: --allow-dangling-refs treats unresolvable schema references as \"any value\""
+                            self.repairs.repair(Defect {
+                                kind: aip_ir::WarningKind::DanglingRef,
+                                file: &location,
+                                pointer: &pointer,
+                                problem: format!(
+                                    "$ref {reference:?} resolves to nothing ({reason})"
                                 ),
-                            });
+                                repair: "the schema is read as \"any value\"".into(),
+                            })?;
+                            continue;
                         }
                         Err(other) => return Err(other),
                     };

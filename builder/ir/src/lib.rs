@@ -71,6 +71,71 @@ pub struct SourceInfo {
     pub digest: String,
     /// File name (or URL) the spec was read from, as given by the user.
     pub location: String,
+    /// What the ingest repaired in the spec, or could not adapt, in the
+    /// order met. Empty for a spec taken as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<SpecWarning>,
+}
+
+/// Something in a spec that the ingest repaired (or an operation it could
+/// not adapt), with exactly where: recorded in the module's manifest so its
+/// consumers can see the spec was not taken as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecWarning {
+    /// What kind of defect.
+    pub kind: WarningKind,
+    /// The document: a path relative to the reference root, a URL or `<stdin>`.
+    pub file: String,
+    /// JSON pointer into that document (empty for the whole document).
+    pub pointer: String,
+    /// What was wrong and what was done about it.
+    pub message: String,
+}
+
+impl std::fmt::Display for SpecWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}: {}", self.file, self.pointer, self.message)
+    }
+}
+
+/// The kinds of spec defect the ingest repairs or reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningKind {
+    /// A schema `$ref` that points at nothing, read as "any value".
+    DanglingRef,
+    /// An `operationId` used twice; the later operation got a suffix.
+    DuplicateOperationId,
+    /// A path template with an unbalanced brace, read with it closed.
+    MalformedPathTemplate,
+    /// A path parameter declared but absent from the path (or declared
+    /// twice), dropped from the operation.
+    PathParameterMismatch,
+    /// A schema value of the wrong JSON type where a schema belongs,
+    /// read as "any value".
+    InvalidSchema,
+}
+
+impl WarningKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [WarningKind; 5] = [
+        WarningKind::DanglingRef,
+        WarningKind::DuplicateOperationId,
+        WarningKind::MalformedPathTemplate,
+        WarningKind::PathParameterMismatch,
+        WarningKind::InvalidSchema,
+    ];
+
+    /// The stable name used in manifests, JSON output and job events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::DanglingRef => "dangling-ref",
+            WarningKind::DuplicateOperationId => "duplicate-operation-id",
+            WarningKind::MalformedPathTemplate => "malformed-path-template",
+            WarningKind::PathParameterMismatch => "path-parameter-mismatch",
+            WarningKind::InvalidSchema => "invalid-schema",
+        }
+    }
 }
 
 /// Spec dialects the ingest understands.

@@ -90,8 +90,8 @@ pub trait Observer {
     /// A line printed by a tool the pipeline runs (cargo, rustup) or a
     /// provisioning notice.
     fn tool_output(&mut self, line: &str);
-    /// A warning for the user.
-    fn warn(&mut self, warning: &str);
+    /// Something the ingest repaired in the spec (or could not adapt).
+    fn warn(&mut self, warning: &aip_ir::SpecWarning);
 }
 
 /// Why a build failed, by stage.
@@ -130,6 +130,14 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// What the user could do about this error, if anything.
+    pub fn hint(&self) -> Option<aip_hint::Hint> {
+        match self {
+            PipelineError::Ingest(e) => e.hint(),
+            _ => None,
+        }
+    }
+
     /// Whether the user's input (spec, key, arguments) is at fault.
     pub fn is_user_error(&self) -> bool {
         matches!(
@@ -186,8 +194,8 @@ pub struct BuiltModule {
     pub manifest: ModuleManifest,
     /// Size in bytes of the component or executable.
     pub artifact_size: u64,
-    /// Ingest warnings.
-    pub warnings: Vec<String>,
+    /// What the ingest repaired in the spec (also in the manifest).
+    pub warnings: Vec<aip_ir::SpecWarning>,
 }
 
 /// Starts `stage`, unless the build was cancelled.
@@ -231,7 +239,7 @@ pub fn build_module(
     }
     check_target(&api, req.target)?;
     apply_intent_overrides(&mut api, &req.intents)?;
-    for w in &ingested.warnings {
+    for w in &api.source.warnings {
         observer.warn(w);
     }
     observer.note(&format!(
@@ -380,6 +388,6 @@ pub fn build_module(
         dir,
         manifest,
         artifact_size,
-        warnings: ingested.warnings,
+        warnings: api.source.warnings.clone(),
     })
 }

@@ -41,6 +41,7 @@ pub(crate) fn module_manifest(
                 format: api.source.format.as_str().into(),
                 digest: api.source.digest.clone(),
                 location: api.source.location.clone(),
+                repairs: api.source.warnings.clone(),
             },
             builder: Builder {
                 name: "aip-builder".into(),

@@ -72,6 +72,11 @@ pub struct Source {
     pub digest: String,
     /// Where it was read from.
     pub location: String,
+    /// What aip-builder repaired in the spec to build it (a dangling `$ref`
+    /// read as "any value", a repeated operationId renamed, ...): each with
+    /// the file and JSON pointer. Absent when the spec was taken as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repairs: Vec<aip_ir::SpecWarning>,
 }
 
 /// `metadata.builder`.

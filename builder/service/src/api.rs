@@ -252,31 +252,37 @@ async fn submit(
         request_digest: digest.clone(),
     };
     let spec = match &accepted.spec {
-        SpecInput::Inline(bytes) => bytes.clone(),
+        SpecInput::Inline(bytes) => Some(bytes.clone()),
         SpecInput::Source(url) => {
-            crate::fetch::fetch_source(url, &state.config.fetch_policy()).await?
+            Some(crate::fetch::fetch_source(url, &state.config.fetch_policy()).await?)
         }
+        SpecInput::Files(_) => None,
     };
     // The spec is on disk before the job exists, so a queued job always has it.
     let dir = state.config.job_dir(&job.id);
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join(accepted.spec_file), &spec))
-        .map_err(|e| internal(&format!("cannot store the spec in {}: {e}", dir.display())))?;
+    let spec_path = crate::request::spec_path(&dir, &accepted.request);
+    let stored = std::fs::create_dir_all(&dir).and_then(|()| match (&accepted.spec, spec) {
+        (SpecInput::Files(files), _) => {
+            crate::upload::write_files(&dir.join(crate::request::FILES_DIR), files)
+        }
+        (_, Some(bytes)) => std::fs::write(&spec_path, bytes),
+        (_, None) => Ok(()),
+    });
+    if let Err(e) = stored {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(internal(&format!(
+            "cannot store the spec in {}: {e}",
+            dir.display()
+        )));
+    }
     // An invalid spec is refused now, with ingest's diagnostics, rather
     // than accepted as a job that can only fail. (Ingest is milliseconds.)
-    let spec_path = dir.join(accepted.spec_file);
-    let name = accepted.request.name.clone();
+    let options = crate::request::ingest_options(&dir, &accepted.request);
     let intents = accepted.request.intents.clone().unwrap_or_default();
     let checked = tokio::task::spawn_blocking(move || {
-        let mut api = aip_ingest::ingest(
-            aip_ingest::SpecSource::File(spec_path),
-            &aip_ingest::IngestOptions {
-                name: Some(name),
-                ..Default::default()
-            },
-        )
-        .map_err(|e| Problem::invalid_spec(e.to_string()))?
-        .api;
+        let mut api = aip_ingest::ingest(aip_ingest::SpecSource::File(spec_path), &options)
+            .map_err(|e| Problem::from_ingest(&e))?
+            .api;
         aip_pipeline::apply_intent_overrides(&mut api, &intents)
             .map_err(|e| Problem::invalid(format!("intents: {e}")))
     })

@@ -18,6 +18,7 @@
 mod api;
 mod auth;
 mod fetch;
+mod hints;
 mod metrics;
 mod modules;
 mod modules_api;
@@ -29,6 +30,7 @@ mod runner;
 mod sse;
 mod stop;
 mod store;
+mod upload;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -20,6 +20,9 @@ pub struct Problem {
     pub status: u16,
     /// What was wrong, specifically.
     pub detail: String,
+    /// What the caller could do about it, in this API's terms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// Extra headers (`Retry-After`).
     #[serde(skip)]
     pub retry_after: Option<u64>,
@@ -37,8 +40,20 @@ impl Problem {
             title,
             status: status.as_u16(),
             detail: detail.into(),
+            hint: None,
             retry_after: None,
         }
+    }
+
+    /// This problem with a hint, rendered in the API's terms.
+    pub fn with_hint(mut self, hint: Option<aip_hint::Hint>) -> Problem {
+        self.hint = hint.as_ref().map(crate::hints::render);
+        self
+    }
+
+    /// 422 for a spec that did not ingest, with ingest's hint.
+    pub fn from_ingest(error: &aip_ingest::IngestError) -> Problem {
+        Problem::invalid_spec(error.to_string()).with_hint(error.hint())
     }
 
     /// 400: the request body or parameters are malformed.

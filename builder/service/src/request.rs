@@ -2,9 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
+use crate::upload::{self, SpecFiles, UploadLimits};
 
 /// The vendor's API kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -79,6 +83,55 @@ pub struct AdapterRequest {
     /// Registry repository to push to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<String>,
+    /// A multi-file spec: relative path -> file text. Needs `entry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<BTreeMap<String, String>>,
+    /// A multi-file spec as one archive (zip, tar or tar.gz), base64. Needs `entry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    /// With `files` or `archive`: the path of the spec's entry document
+    /// (or, for protobuf, the .proto file or folder to compile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// Refuse every spec defect the service would otherwise repair with a
+    /// warning (dangling schema `$ref`, repeated operationId, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// Where a job's uploaded files live, inside its folder.
+pub const FILES_DIR: &str = "files";
+
+/// The spec file of a job: the entry of its uploaded files, or its one
+/// inline/fetched document (whose extension tells ingest the format).
+pub fn spec_path(job_dir: &Path, request: &AdapterRequest) -> PathBuf {
+    if let Some(entry) = &request.entry {
+        return job_dir.join(FILES_DIR).join(entry);
+    }
+    match request.protocol {
+        Protocol::Grpc => job_dir.join("spec.proto"),
+        Protocol::Rest => job_dir.join("spec.yaml"),
+    }
+}
+
+/// How a job's spec is ingested: references confined to the job's own
+/// folder (named "the uploaded files" in messages, never by its path).
+pub fn ingest_options(job_dir: &Path, request: &AdapterRequest) -> aip_ingest::IngestOptions {
+    let root = if request.entry.is_some() {
+        job_dir.join(FILES_DIR)
+    } else {
+        job_dir.to_path_buf()
+    };
+    aip_ingest::IngestOptions {
+        name: Some(request.name.clone()),
+        strict: request.strict.unwrap_or(false),
+        proto_paths: vec![root.clone()],
+        ref_root: Some(aip_ingest::RefRoot::labelled(
+            root,
+            "the uploaded spec files",
+        )),
+        ..Default::default()
+    }
 }
 
 /// Where the spec comes from.
@@ -88,6 +141,8 @@ pub enum SpecInput {
     Inline(Vec<u8>),
     /// To be fetched from this URL (SSRF-guarded).
     Source(String),
+    /// Several files, checked, to be written under the job's `files/`.
+    Files(SpecFiles),
 }
 
 /// A validated request: what a job needs.
@@ -97,8 +152,6 @@ pub struct Accepted {
     pub request: AdapterRequest,
     /// The spec: inline bytes, or a URL still to fetch.
     pub spec: SpecInput,
-    /// File name the spec is stored under (its extension tells ingest the format).
-    pub spec_file: &'static str,
 }
 
 impl AdapterRequest {
@@ -174,49 +227,105 @@ impl AdapterRequest {
                 )));
             }
         }
-        let spec = match (&self.spec, &self.source) {
-            (Some(_), Some(_)) => {
-                return Err(Problem::invalid(
-                    "give either `spec` (inline) or `source` (URL), not both",
-                ));
-            }
-            (None, None) => {
-                return Err(Problem::invalid(
-                    "give the spec: `spec` (inline) or `source` (URL)",
-                ));
-            }
-            (None, Some(url)) => SpecInput::Source(url.clone()),
-            (Some(serde_json::Value::String(text)), None) => {
-                SpecInput::Inline(text.clone().into_bytes())
-            }
-            (Some(value @ serde_json::Value::Object(_)), None) => {
-                SpecInput::Inline(serde_json::to_vec(value).unwrap_or_default())
-            }
-            (Some(_), None) => {
-                return Err(Problem::invalid(
-                    "`spec` must be the spec's text or its JSON object",
-                ));
-            }
-        };
-        if matches!(&spec, SpecInput::Inline(bytes) if bytes.is_empty()) {
-            return Err(Problem::invalid("`spec` is empty"));
-        }
-        let spec_file = match self.protocol {
-            Protocol::Grpc => "spec.proto",
-            Protocol::Rest => "spec.yaml",
-        };
+        let spec = self.spec_input()?;
         // Stored normalised: defaults made explicit, the spec kept beside it.
         let mut request = self;
         request.spec = None;
+        request.files = None;
+        request.archive = None;
+        request.entry = request
+            .entry
+            .as_deref()
+            .and_then(|e| upload::checked_path(e, "entry").ok())
+            .map(|p| p.to_string_lossy().into_owned());
         request.target = Some(target);
         request.version = Some(version);
         request.signing = Some(Signing {
             cosign_key_ref: key_ref,
         });
-        Ok(Accepted {
-            request,
-            spec,
-            spec_file,
-        })
+        Ok(Accepted { request, spec })
     }
+
+    /// Exactly one way of sending the spec, checked.
+    fn spec_input(&self) -> Result<SpecInput, Problem> {
+        let given: Vec<&str> = [
+            ("spec", self.spec.is_some()),
+            ("source", self.source.is_some()),
+            ("files", self.files.is_some()),
+            ("archive", self.archive.is_some()),
+        ]
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| *name)
+        .collect();
+        match given.as_slice() {
+            [] => {
+                return Err(Problem::invalid(
+                    "give the spec: `spec` (inline), `source` (URL), or `files`/`archive` with `entry`",
+                ));
+            }
+            [_] => {}
+            several => {
+                return Err(Problem::invalid(format!(
+                    "give the spec one way only, not {}",
+                    several
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                )));
+            }
+        }
+        let multi_file = self.files.is_some() || self.archive.is_some();
+        if self.entry.is_some() != multi_file {
+            return Err(Problem::invalid(if multi_file {
+                "`entry` names the spec's entry file among `files`/`archive`; it is required with them"
+            } else {
+                "`entry` goes with `files` or `archive` only"
+            }));
+        }
+        let spec = match (&self.spec, &self.source, &self.files, &self.archive) {
+            (_, Some(url), _, _) => SpecInput::Source(url.clone()),
+            (Some(serde_json::Value::String(text)), ..) => {
+                SpecInput::Inline(text.clone().into_bytes())
+            }
+            (Some(value @ serde_json::Value::Object(_)), ..) => {
+                SpecInput::Inline(serde_json::to_vec(value).unwrap_or_default())
+            }
+            (Some(_), ..) => {
+                return Err(Problem::invalid(
+                    "`spec` must be the spec's text or its JSON object",
+                ));
+            }
+            (None, None, Some(files), _) => {
+                SpecInput::Files(upload::from_map(files, UploadLimits::default())?)
+            }
+            (None, None, None, Some(archive)) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(archive.trim())
+                    .map_err(|e| Problem::invalid(format!("archive: not base64: {e}")))?;
+                SpecInput::Files(upload::from_archive(&bytes, UploadLimits::default())?)
+            }
+            (None, None, None, None) => unreachable_spec(),
+        };
+        if matches!(&spec, SpecInput::Inline(bytes) if bytes.is_empty()) {
+            return Err(Problem::invalid("`spec` is empty"));
+        }
+        if let (SpecInput::Files(files), Some(entry)) = (&spec, &self.entry) {
+            let entry = upload::checked_path(entry, "entry")?;
+            let is_folder = files.keys().any(|p| p.starts_with(&entry) && p != &entry);
+            if !files.contains_key(&entry) && !is_folder {
+                return Err(Problem::invalid(format!(
+                    "entry {:?} is not one of the files sent",
+                    entry.display().to_string()
+                )));
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// The one combination `spec_input` has already refused.
+fn unreachable_spec() -> SpecInput {
+    SpecInput::Inline(Vec::new())
 }

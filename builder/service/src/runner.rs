@@ -171,10 +171,14 @@ async fn run_job(ctx: &JobContext, id: &str) {
                             "artifact_digest": built.manifest.artifact.digest,
                             "artifact_size": built.artifact_size,
                             "intents": built.manifest.intents.len(),
+                            "spec_digest": built.manifest.metadata.source.digest,
                             "warnings": built.warnings,
                         })
                     })
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| match e.hint() {
+                        Some(hint) => format!("{e}\nhint: {}", crate::hints::render(&hint)),
+                        None => e.to_string(),
+                    })
             })
             .await
             .unwrap_or_else(|e| Err(format!("the build task failed: {e}")));
@@ -249,7 +253,10 @@ async fn announce(
     let data = serde_json::json!({"stage": "announce", "detail": aip_fleet::SUBJECT});
     emit(&ctx.store, &ctx.live, id, "stage", data).await;
     let _ = ctx.store.set_stage(id, "announce").await;
-    let spec_digest = spec_digest(&ctx.config.job_dir(id));
+    let spec_digest = module["spec_digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     match announcer.announce(&folder, tenant, &spec_digest).await {
         Ok(event) => {
             let line = format!(
@@ -278,23 +285,6 @@ async fn announce(
             Some(module),
         )),
     }
-}
-
-/// `sha256:` of the spec a job was built from.
-fn spec_digest(job_dir: &std::path::Path) -> String {
-    use sha2::Digest;
-    std::fs::read(spec_file(job_dir))
-        .map(|bytes| format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))))
-        .unwrap_or_default()
-}
-
-/// The spec stored with a job (its extension tells ingest the format).
-fn spec_file(job_dir: &std::path::Path) -> PathBuf {
-    ["spec.proto", "spec.yaml"]
-        .iter()
-        .map(|f| job_dir.join(f))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| job_dir.join("spec.yaml"))
 }
 
 /// Pushes a registered module to `dest`; a failed push fails the job but
@@ -406,14 +396,10 @@ fn build_request(
     let key = config.signing_key_for(key_ref, tenant).ok_or_else(|| {
         format!("signing key {key_ref:?} is no longer configured for tenant {tenant}")
     })?;
-    let spec_file = spec_file(job_dir);
     let resources = request.resources.clone();
     Ok(BuildRequest {
-        spec: aip_ingest::SpecSource::File(spec_file),
-        ingest: aip_ingest::IngestOptions {
-            name: Some(request.name.clone()),
-            ..Default::default()
-        },
+        spec: aip_ingest::SpecSource::File(crate::request::spec_path(job_dir, request)),
+        ingest: crate::request::ingest_options(job_dir, request),
         target: match request.target {
             Some(TargetName::Grpc) => aip_pipeline::Target::GrpcService,
             None if request.protocol == crate::request::Protocol::Grpc => {
@@ -491,8 +477,17 @@ impl Observer for JobObserver {
     fn tool_output(&mut self, line: &str) {
         self.record("log", serde_json::json!({"line": line}));
     }
-    fn warn(&mut self, warning: &str) {
-        self.record("warning", serde_json::json!({"line": warning}));
+    fn warn(&mut self, warning: &aip_ir::SpecWarning) {
+        self.record(
+            "warning",
+            serde_json::json!({
+                "kind": warning.kind.as_str(),
+                "file": warning.file,
+                "pointer": warning.pointer,
+                "message": warning.message,
+                "line": warning.to_string(),
+            }),
+        );
     }
 }
 

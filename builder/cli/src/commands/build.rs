@@ -9,7 +9,7 @@ use aip_sign::KeyRef;
 use clap::Args;
 use serde_json::json;
 
-use crate::exit::{CliError, internal, user};
+use crate::exit::{CliError, user};
 use crate::password::password_from_env;
 use crate::progress::{Format, Progress};
 use crate::spec_args::{SpecArgs, Target};
@@ -80,8 +80,8 @@ impl Observer for ProgressObserver<'_> {
     fn tool_output(&mut self, line: &str) {
         self.0.tool_line(line);
     }
-    fn warn(&mut self, warning: &str) {
-        self.0.warn(warning);
+    fn warn(&mut self, warning: &aip_ir::SpecWarning) {
+        self.0.spec_warning(warning);
     }
 }
 
@@ -127,13 +127,7 @@ impl Opts {
             use_compile_cache: !self.no_cache,
         };
         let built = aip_pipeline::build_module(request, &mut ProgressObserver(&mut progress))
-            .map_err(|e| {
-                if e.is_user_error() {
-                    user(e)
-                } else {
-                    internal(e)
-                }
-            })?;
+            .map_err(crate::exit::pipeline_error)?;
         let pushed = match &push_to {
             Some(dest) => Some(super::push::push_module(
                 &built.dir,

@@ -26,11 +26,19 @@ impl Opts {
         let target = Path::new(&self.spec.spec);
         let document: Value = if target.join("manifest.yaml").is_file() {
             let module = aip_register::open_module(target).map_err(user)?;
-            let mut adapter =
-                crate::module_host::instantiate(&module, aip_host::AllowList::default())?;
-            let text = adapter.describe().map_err(internal)?;
+            let text = if module.manifest.runtime.kind == aip_register::Runtime::GRPC {
+                // A service image: run its executable on a loopback port
+                // and ask `Describe`, as the platform would.
+                aip_host::service::ServiceProcess::start(&module.payload, &[("AIP_LOG", "warn")])
+                    .and_then(|service| service.describe())
+                    .map_err(internal)?
+            } else {
+                crate::module_host::instantiate(&module, aip_host::AllowList::default())?
+                    .describe()
+                    .map_err(internal)?
+            };
             serde_json::from_str(&text)
-                .map_err(|e| internal(anyhow::anyhow!("describe() returned invalid JSON: {e}")))?
+                .map_err(|e| internal(anyhow::anyhow!("describe returned invalid JSON: {e}")))?
         } else {
             let mut progress = Progress::new(Format::Json);
             let ingested = self.spec.ingest(&mut progress)?;

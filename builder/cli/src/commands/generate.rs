@@ -66,7 +66,7 @@ impl Opts {
                     "out": out.display().to_string(),
                     "operations": api.operations.len(),
                     "files": rendered.files.keys().collect::<Vec<_>>(),
-                    "warnings": ingested.warnings,
+                    "warnings": ingested.warnings(),
                 })
             ),
             Format::Text => crate::outln!(

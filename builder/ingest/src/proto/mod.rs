@@ -93,6 +93,12 @@ fn compile_sources(
         location: location.clone(),
         source,
     };
+    if !path.exists() {
+        return Err(read_err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file or folder",
+        )));
+    }
     let mut inputs = Vec::new();
     let default_root = if path.is_dir() {
         collect_protos(path, &mut inputs).map_err(read_err)?;
@@ -118,10 +124,8 @@ fn compile_sources(
     for input in &inputs {
         let name = confined
             .name_of(input)
-            .ok_or_else(|| IngestError::Invalid {
+            .ok_or_else(|| IngestError::ProtoOutsideRoots {
                 location: input.display().to_string(),
-                pointer: String::new(),
-                message: "the file is not inside any --proto-path root".into(),
             })?;
         names.push(name);
     }
@@ -312,6 +316,7 @@ fn lower(
             format: SpecFormat::Protobuf,
             digest,
             location: location.to_string(),
+            warnings: Vec::new(),
         },
         protocol: Protocol::Grpc,
         servers: Vec::new(),
@@ -320,8 +325,5 @@ fn lower(
         schemas: schemas.defs,
         descriptor_set: Some(descriptor_set(pool)),
     };
-    Ok(Ingested {
-        api,
-        warnings: Vec::new(),
-    })
+    Ok(Ingested { api })
 }

@@ -1,0 +1,51 @@
+//! Hints as data.
+//!
+//! A stage's error says what went wrong; a [`Hint`] says what the user could
+//! do about it, without naming how. The CLI renders a hint with its flags,
+//! the HTTP API with its request fields, the console with its controls; no
+//! front end ever shows another's terms. Every stage's error enum offers
+//! `fn hint(&self) -> Option<Hint>`.
+
+/// What a user could do about an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hint {
+    /// Strict mode refused a defect that the default (lenient) mode repairs
+    /// and reports as a warning.
+    StrictRefusedRepair {
+        /// What the lenient mode would have done.
+        repair: String,
+    },
+    /// An external `$ref` leaves the folder references must stay in.
+    WidenRefRoot {
+        /// The folder references are confined to.
+        root: String,
+    },
+    /// External `$ref`s in a spec that was not read from a file.
+    ExternalRefsNeedFiles,
+    /// An external `$ref` names a file that is not there.
+    MissingReferencedFile,
+    /// A document is larger than the configured size limit.
+    RaiseSpecSizeLimit {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A `.proto` input's imports could not be found.
+    AddProtoImportRoot,
+    /// The failure is a bug in aip-builder; the spec reproduces it.
+    ReportBug,
+}
+
+impl Hint {
+    /// A stable name for the hint, for machine-readable output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Hint::StrictRefusedRepair { .. } => "strict-refused-repair",
+            Hint::WidenRefRoot { .. } => "widen-ref-root",
+            Hint::ExternalRefsNeedFiles => "external-refs-need-files",
+            Hint::MissingReferencedFile => "missing-referenced-file",
+            Hint::RaiseSpecSizeLimit { .. } => "raise-spec-size-limit",
+            Hint::AddProtoImportRoot => "add-proto-import-root",
+            Hint::ReportBug => "report-bug",
+        }
+    }
+}

@@ -25,6 +25,7 @@ mod runtime_unit;
 mod service;
 mod service_harness;
 mod service_jobs;
+mod service_uploads;
 mod verify;
 
 // The adapter runtime's request builder is plain Rust with no WASI

@@ -292,6 +292,7 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
         result["error"].as_str().is_some_and(|e| e.contains("sbom")),
         "{result}"
     );
+    assert_eq!(result["check"], json!("sbom-modified"), "{result}");
     let (_, _, detail) = call(
         "GET",
         &service.url("/v1/modules/svc-e2e"),
@@ -300,6 +301,11 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
         &[],
     );
     assert_eq!(detail["status"], json!("Unverified"), "{detail}");
+    assert_eq!(
+        detail["versions"][0]["failed_check"],
+        json!("sbom-modified"),
+        "the chip names the failed check: {detail}"
+    );
     std::fs::write(&sbom_path, &sbom).expect("restore");
 }
 

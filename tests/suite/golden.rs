@@ -48,7 +48,12 @@ fn generated_sources_match_the_specs() {
         for (path, bytes) in &rendered {
             match on_disk.get(path) {
                 None => drift.push(format!("{dir}/{path}: missing")),
-                Some(disk) if disk != bytes => drift.push(format!("{dir}/{path}: differs")),
+                Some(disk) if disk != bytes => {
+                    drift.push(format!(
+                        "{dir}/{path}: differs\n{}",
+                        first_difference(disk, bytes)
+                    ));
+                }
                 Some(_) => {}
             }
         }
@@ -61,6 +66,36 @@ fn generated_sources_match_the_specs() {
         "generated/ drifted from specs/:\n{}\nhint: run ci/generate and commit generated/",
         drift.join("\n")
     );
+}
+
+/// The first differing line of two texts, with two lines of context, as
+/// `-` (checked in) and `+` (rendered now) lines.
+fn first_difference(checked_in: &[u8], rendered: &[u8]) -> String {
+    let old: Vec<&str> = std::str::from_utf8(checked_in)
+        .unwrap_or("")
+        .lines()
+        .collect();
+    let new: Vec<&str> = std::str::from_utf8(rendered)
+        .unwrap_or("")
+        .lines()
+        .collect();
+    let at = old
+        .iter()
+        .zip(&new)
+        .position(|(a, b)| a != b)
+        .unwrap_or(old.len().min(new.len()));
+    let from = at.saturating_sub(2);
+    let mut out = format!("  first difference at line {}:\n", at + 1);
+    for line in &old[from..at.min(old.len())] {
+        out.push_str(&format!("    {line}\n"));
+    }
+    for line in old.iter().skip(at).take(3) {
+        out.push_str(&format!("  - {line}\n"));
+    }
+    for line in new.iter().skip(at).take(3) {
+        out.push_str(&format!("  + {line}\n"));
+    }
+    out
 }
 
 #[test]

@@ -910,6 +910,37 @@ fn service_images_travel_through_the_registry_and_run_after_install() {
         "{}",
         text(&out)
     );
+
+    // Every module command works on a service image as on a component
+    // (the component side is a_pushed_module_installs_verifies_and_runs...).
+    let installed_arg = installed.display().to_string();
+    let described = aip_json(target.path(), &["describe", &installed_arg]);
+    let ids: Vec<&str> = described["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"getItem"),
+        "describe runs the service: {described}"
+    );
+    let verified = aip_json(
+        target.path(),
+        &["verify", &installed_arg, "--key", &pub_key()],
+    );
+    assert_eq!(verified["verified"], json!(true), "{verified}");
+    let verified = aip_json(target.path(), &["verify", &dest, "--key", &pub_key()]);
+    assert_eq!(verified["verified"], json!(true), "remote: {verified}");
+    let info = aip_json(target.path(), &["info", &dest, "--key", &pub_key()]);
+    assert_eq!(info["versions"][0]["signature"], json!("valid"), "{info}");
+    let rows = list(target.path(), &["--key", &pub_key()]);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], json!("Installed"), "{rows:?}");
+    // And pushing the installed image onward works too.
+    let onward = format!("{}/acme/e2e-grpc-copy", registry.host());
+    let pushed = aip_json(target.path(), &["push", &installed_arg, &onward]);
+    assert_eq!(pushed["pushed"]["digest"], json!(digest), "{pushed}");
 }
 
 #[test]

@@ -27,8 +27,9 @@ fn a_fresh_module_verifies() {
 }
 
 /// Copies the e2e module, applies `tamper` to it and expects verification
-/// to fail with `expected` in the message.
-fn tampered(name: &str, tamper: impl Fn(&Path), expected: &str) {
+/// to fail with `expected` in the message and, with `--format json`, the
+/// failed check named `check` (null for a layout that does not even read).
+fn tampered(name: &str, tamper: impl Fn(&Path), expected: &str, check: Option<&str>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("e2e-vendor");
     copy_dir(e2e_module(), &copy);
@@ -39,6 +40,24 @@ fn tampered(name: &str, tamper: impl Fn(&Path), expected: &str) {
     assert!(
         stderr.contains(expected),
         "{name}: expected {expected:?} in:\n{stderr}"
+    );
+    let out = aip(
+        &repo(""),
+        &[
+            "verify",
+            &copy.display().to_string(),
+            "--key",
+            &keys().2.display().to_string(),
+            "--format",
+            "json",
+        ],
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(answer["verified"], Value::Bool(false), "{name}: {answer}");
+    assert_eq!(
+        answer["check"].as_str(),
+        check,
+        "{name}: the failed check by name: {answer}"
     );
 }
 
@@ -66,6 +85,7 @@ fn any_tampered_byte_fails_verification() {
             std::fs::write(path, bytes).expect("write");
         },
         "digest mismatch",
+        None,
     );
     tampered(
         "manifest",
@@ -78,6 +98,7 @@ fn any_tampered_byte_fails_verification() {
             .expect("write");
         },
         "manifest.yaml was modified after signing",
+        Some("manifest-modified"),
     );
     tampered(
         "manifest permissions",
@@ -90,6 +111,7 @@ fn any_tampered_byte_fails_verification() {
             .expect("write");
         },
         "manifest.yaml was modified after signing",
+        Some("manifest-modified"),
     );
     tampered(
         "sbom",
@@ -102,6 +124,7 @@ fn any_tampered_byte_fails_verification() {
             .expect("write");
         },
         "sbom.cdx.json was modified",
+        Some("sbom-modified"),
     );
     tampered(
         "signature",
@@ -140,6 +163,7 @@ fn any_tampered_byte_fails_verification() {
             std::fs::write(d.join("oci/index.json"), index).expect("write");
         },
         "does not verify with the given public key",
+        Some("signature-invalid"),
     );
     tampered(
         "missing signature",
@@ -157,6 +181,7 @@ fn any_tampered_byte_fails_verification() {
             std::fs::write(d.join("oci/index.json"), index.to_string()).expect("write");
         },
         "module is unsigned",
+        Some("unsigned"),
     );
 }
 

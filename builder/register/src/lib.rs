@@ -11,6 +11,7 @@ mod manifest;
 mod origin;
 mod store;
 mod verify;
+mod verify_failure;
 
 pub use manifest::{
     Artifact, Builder, Intent, Layer, MANIFEST_SCHEMA, Metadata, ModuleManifest, Permissions,
@@ -21,6 +22,7 @@ pub use store::{
     Destination, OpenedModule, StagedModule, move_into_place, open_module, register, register_at,
 };
 pub use verify::{Check, VerifyReport, verify_module, verify_staged};
+pub use verify_failure::VerifyFailure;
 
 /// Claim in the signature payload binding `manifest.yaml`'s digest.
 pub const MANIFEST_DIGEST_CLAIM: &str = "dev.aip.manifest.digest";
@@ -46,9 +48,9 @@ pub enum RegisterError {
     /// A package-level problem (layout, digests).
     #[error(transparent)]
     Package(#[from] aip_package::PackageError),
-    /// The module failed verification.
+    /// The module failed verification: which check, and what did not match.
     #[error("verification failed: {0}")]
-    Verify(String),
+    Verify(VerifyFailure),
 }
 
 impl RegisterError {

@@ -12,7 +12,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use crate::manifest::ModuleManifest;
-use crate::{MANIFEST_DIGEST_CLAIM, RegisterError, SBOM_DIGEST_CLAIM};
+use crate::{MANIFEST_DIGEST_CLAIM, RegisterError, SBOM_DIGEST_CLAIM, VerifyFailure};
 
 /// One passed check.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +58,11 @@ pub fn verify_staged(
     verify_parts(&module.layout, &module.manifest_yaml, &module.sbom, key)
 }
 
+/// A signature that is not a cosign simple-signing signature.
+fn malformed(reason: String) -> RegisterError {
+    RegisterError::Verify(VerifyFailure::MalformedSignature { reason })
+}
+
 /// The checks, on a layout and the bytes of `manifest.yaml` and
 /// `sbom.cdx.json`.
 fn verify_parts(
@@ -66,7 +71,7 @@ fn verify_parts(
     sbom_bytes: &[u8],
     key: &PublicKey,
 ) -> Result<VerifyReport, RegisterError> {
-    let fail = |msg: String| RegisterError::Verify(msg);
+    let fail = RegisterError::Verify;
     let mut checks = Vec::new();
     let manifest = ModuleManifest::from_yaml(manifest_bytes)?;
     let manifest_digest = sha256_digest(manifest_bytes);
@@ -80,56 +85,58 @@ fn verify_parts(
     // 1. The signature, stored where cosign stores it.
     let sig_tag = signature_tag(&artifact_digest);
     if manifest.signature.tag != sig_tag {
-        return Err(fail(format!(
-            "manifest.yaml names signature tag {} but the artifact's is {sig_tag}",
-            manifest.signature.tag
-        )));
+        return Err(fail(VerifyFailure::SignatureTagMismatch {
+            named: manifest.signature.tag.clone(),
+            expected: sig_tag,
+        }));
     }
     let sig_desc = layout.tagged(&sig_tag).ok_or_else(|| {
-        fail(format!(
-            "no signature: the layout has no {sig_tag} tag (module is unsigned)"
-        ))
+        fail(VerifyFailure::Unsigned {
+            tag: sig_tag.clone(),
+        })
     })?;
     let sig_manifest = layout.manifest(&sig_desc.digest)?;
     let sig_layer = sig_manifest
         .layers
         .iter()
         .find(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
-        .ok_or_else(|| fail("signature manifest has no simple-signing layer".into()))?;
+        .ok_or_else(|| malformed("the signature manifest has no simple-signing layer".into()))?;
     let sig_b64 = sig_layer
         .annotations
         .get(SIGNATURE_ANNOTATION)
         .ok_or_else(|| {
-            fail(format!(
-                "signature layer has no {SIGNATURE_ANNOTATION} annotation"
+            malformed(format!(
+                "the signature layer has no {SIGNATURE_ANNOTATION} annotation"
             ))
         })?;
     let sig = base64::engine::general_purpose::STANDARD
         .decode(sig_b64)
-        .map_err(|_| fail("signature annotation is not base64".into()))?;
+        .map_err(|_| malformed("the signature annotation is not base64".into()))?;
     let payload_bytes = layout.blob(&sig_layer.digest)?;
     key.verify(&payload_bytes, &sig)
-        .map_err(|_| fail("the signature does not verify with the given public key (wrong key, or the payload was altered)".into()))?;
+        .map_err(|_| fail(VerifyFailure::SignatureInvalid))?;
     checks.push(Check {
         name: "cosign signature verifies with the public key",
         detail: sig_desc.digest.clone(),
     });
 
     // 2. What the signature covers.
-    let payload = SimpleSigning::from_bytes(&payload_bytes).map_err(|e| fail(e.to_string()))?;
+    let payload =
+        SimpleSigning::from_bytes(&payload_bytes).map_err(|e| malformed(e.to_string()))?;
     if payload.critical.image.docker_manifest_digest != artifact_digest {
-        return Err(fail(format!(
-            "the signature covers {} but manifest.yaml names artifact {artifact_digest}",
-            payload.critical.image.docker_manifest_digest
-        )));
+        return Err(fail(VerifyFailure::SignatureCoversAnotherArtifact {
+            signed: payload.critical.image.docker_manifest_digest.clone(),
+            named: artifact_digest,
+        }));
     }
     if payload.optional_str(MANIFEST_DIGEST_CLAIM) != Some(manifest_digest.as_str()) {
-        return Err(fail(format!(
-            "manifest.yaml was modified after signing (its digest is {manifest_digest}, the signature covers {})",
-            payload
+        return Err(fail(VerifyFailure::ManifestModified {
+            actual: manifest_digest,
+            signed: payload
                 .optional_str(MANIFEST_DIGEST_CLAIM)
                 .unwrap_or("none")
-        )));
+                .to_string(),
+        }));
     }
     checks.push(Check {
         name: "signature covers the artifact and manifest.yaml",
@@ -137,14 +144,17 @@ fn verify_parts(
     });
 
     // 3. The artifact and its component layer.
-    let tagged = layout
-        .tagged(&manifest.artifact.tag)
-        .ok_or_else(|| fail(format!("the layout has no tag {}", manifest.artifact.tag)))?;
+    let tagged = layout.tagged(&manifest.artifact.tag).ok_or_else(|| {
+        fail(VerifyFailure::ArtifactTagMissing {
+            tag: manifest.artifact.tag.clone(),
+        })
+    })?;
     if tagged.digest != artifact_digest {
-        return Err(fail(format!(
-            "tag {} points at {} but manifest.yaml names {artifact_digest}",
-            manifest.artifact.tag, tagged.digest
-        )));
+        return Err(fail(VerifyFailure::ArtifactTagMismatch {
+            tag: manifest.artifact.tag.clone(),
+            points_at: tagged.digest.clone(),
+            named: artifact_digest,
+        }));
     }
     let artifact = layout.manifest(&artifact_digest)?;
     let layer_media_type = if manifest.runtime.kind == crate::Runtime::GRPC {
@@ -156,13 +166,19 @@ fn verify_parts(
         .layers
         .iter()
         .find(|l| l.media_type == layer_media_type)
-        .ok_or_else(|| fail(format!("artifact has no {layer_media_type} layer")))?;
+        .ok_or_else(|| {
+            fail(VerifyFailure::LayerMissing {
+                media_type: layer_media_type.to_string(),
+            })
+        })?;
     if layer.digest != manifest.artifact.layer.digest || layer.size != manifest.artifact.layer.size
     {
-        return Err(fail(format!(
-            "artifact layer {} ({} bytes) differs from manifest.yaml's {} ({} bytes)",
-            layer.digest, layer.size, manifest.artifact.layer.digest, manifest.artifact.layer.size
-        )));
+        return Err(fail(VerifyFailure::LayerMismatch {
+            actual: layer.digest.clone(),
+            actual_size: layer.size,
+            named: manifest.artifact.layer.digest.clone(),
+            named_size: manifest.artifact.layer.size,
+        }));
     }
     let runnable = crate::store::payload(&manifest, &layout.blob(&layer.digest)?)?;
     layout.blob(&artifact.config.digest)?;
@@ -176,39 +192,40 @@ fn verify_parts(
     if sbom_digest != manifest.sbom.digest
         || payload.optional_str(SBOM_DIGEST_CLAIM) != Some(sbom_digest.as_str())
     {
-        return Err(fail(format!(
-            "sbom.cdx.json was modified (its digest is {sbom_digest}, manifest.yaml names {})",
-            manifest.sbom.digest
-        )));
+        return Err(fail(VerifyFailure::SbomModified {
+            actual: sbom_digest,
+            named: manifest.sbom.digest.clone(),
+        }));
     }
     let referrers = layout.referrers(&artifact_digest)?;
     let (_, referrer) = referrers
         .iter()
         .find(|(d, _)| d.digest == manifest.sbom.referrer)
         .ok_or_else(|| {
-            fail(format!(
-                "the SBOM referrer {} is not attached to the artifact",
-                manifest.sbom.referrer
-            ))
+            fail(VerifyFailure::SbomReferrerMissing {
+                referrer: manifest.sbom.referrer.clone(),
+            })
         })?;
     if referrer.artifact_type.as_deref() != Some(SBOM_MEDIA_TYPE)
         || !referrer.layers.iter().any(|l| l.digest == sbom_digest)
     {
-        return Err(fail(
-            "the SBOM referrer in the layout does not carry sbom.cdx.json".into(),
-        ));
+        return Err(fail(VerifyFailure::SbomReferrerMismatch));
     }
-    let sbom: serde_json::Value = serde_json::from_slice(sbom_bytes)
-        .map_err(|e| fail(format!("sbom.cdx.json is not JSON: {e}")))?;
+    let sbom: serde_json::Value = serde_json::from_slice(sbom_bytes).map_err(|e| {
+        fail(VerifyFailure::SbomUnreadable {
+            reason: e.to_string(),
+        })
+    })?;
     let component_hash = sbom
         .pointer("/metadata/component/hashes/0/content")
         .and_then(|v| v.as_str())
         .unwrap_or_default();
     let payload_hex = sha256_digest(&runnable);
     if format!("sha256:{component_hash}") != payload_hex {
-        return Err(fail(format!(
-            "the SBOM describes component sha256:{component_hash}, not this one ({payload_hex})"
-        )));
+        return Err(fail(VerifyFailure::SbomDescribesAnotherComponent {
+            described: format!("sha256:{component_hash}"),
+            actual: payload_hex,
+        }));
     }
     checks.push(Check {
         name: "SBOM is signed, attached as a referrer and describes this component",

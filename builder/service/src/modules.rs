@@ -34,6 +34,9 @@ pub struct VersionInfo {
     pub status: Status,
     /// What verified, or why not.
     pub detail: String,
+    /// The verification check that failed, when Unverified because one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_check: Option<String>,
     /// Intent names the platform routes to it.
     pub intents: Vec<String>,
     /// Where it was installed from (none: built here).
@@ -174,12 +177,13 @@ impl Registry {
         folder: &Path,
         manifest: Option<ModuleManifest>,
     ) -> VersionInfo {
-        let (status, detail) = match self.verify(folder) {
+        let (status, detail, failed_check) = match self.verify(folder) {
             Ok((key, report)) => (
                 Status::Installed,
                 format!("{} checks passed with key {key}", report.checks.len()),
+                None,
             ),
-            Err(e) => (Status::Unverified, e),
+            Err(e) => (Status::Unverified, e.message, e.check.map(str::to_string)),
         };
         let base = format!("/v1/modules/{name}/versions/{version}");
         let links = serde_json::json!({
@@ -197,6 +201,7 @@ impl Registry {
                 artifact_size: m.artifact.layer.size,
                 status,
                 detail,
+                failed_check,
                 intents: m.intents.iter().map(|i| i.name.clone()).collect(),
                 origin,
                 links,
@@ -208,6 +213,7 @@ impl Registry {
                 artifact_size: 0,
                 status: Status::Unverified,
                 detail,
+                failed_check,
                 intents: Vec::new(),
                 origin,
                 links,
@@ -252,16 +258,37 @@ impl Registry {
     /// Verifies a registered folder with each trusted key in turn: the
     /// first that verifies is the result (with that key's fingerprint);
     /// otherwise the last key's error.
-    pub fn verify(&self, folder: &Path) -> Result<(String, VerifyReport), String> {
-        let mut last = "no trusted key is configured".to_string();
+    pub fn verify(&self, folder: &Path) -> Result<(String, VerifyReport), VerifyError> {
+        let mut last = VerifyError {
+            check: None,
+            message: "no trusted key is configured".to_string(),
+        };
         for key in &self.trusted {
             match aip_register::verify_module(folder, key) {
                 Ok(report) => return Ok((aip_distribute::key_fingerprint(key), report)),
-                Err(e) => last = e.to_string(),
+                Err(e) => {
+                    last = VerifyError {
+                        check: match &e {
+                            aip_register::RegisterError::Verify(failure) => Some(failure.check()),
+                            _ => None,
+                        },
+                        message: e.to_string(),
+                    }
+                }
             }
         }
         Err(last)
     }
+}
+
+/// Why a module did not verify: the failed check's name (none when the
+/// module could not even be read) and the message.
+#[derive(Debug, Clone)]
+pub struct VerifyError {
+    /// The failed check (`unsigned`, `manifest-modified`, ...).
+    pub check: Option<&'static str>,
+    /// What did not match.
+    pub message: String,
 }
 
 fn read_manifest(folder: &Path) -> Result<ModuleManifest, String> {

@@ -63,6 +63,9 @@ pub struct VerifyResult {
     /// What failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The name of the check that failed (`unsigned`, `manifest-modified`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
 }
 
 /// What `POST /v1/modules/install` registered.
@@ -220,6 +223,7 @@ pub async fn verify(
             key: Some(key),
             report: Some(report),
             error: None,
+            check: None,
         },
         Err(error) => VerifyResult {
             name,
@@ -227,7 +231,8 @@ pub async fn verify(
             verified: false,
             key: None,
             report: None,
-            error: Some(error),
+            error: Some(error.message),
+            check: error.check.map(str::to_string),
         },
     };
     Ok(Json(body).into_response())

@@ -42,11 +42,11 @@ impl Opts {
                 .map_err(distribute_error)
                 .and_then(|module| {
                     aip_register::verify_staged(&module, &key)
-                        .map_err(|e| user(anyhow::anyhow!("{}: {e}", self.module)))
+                        .map_err(|e| verify_error(e, self.module.clone()))
                 })
         } else if Path::new(&self.module).is_dir() {
             aip_register::verify_module(Path::new(&self.module), &key)
-                .map_err(|e| user(anyhow::anyhow!("{}: {e}", self.module)))
+                .map_err(|e| verify_error(e, self.module.clone()))
         } else {
             let reference = module_ref(&self.module)?;
             block_on(async {
@@ -55,11 +55,7 @@ impl Opts {
                     .await
                     .map_err(distribute_error)?;
                 aip_register::verify_staged(&fetched.module, &key).map_err(|e| {
-                    user(anyhow::anyhow!(
-                        "{} ({}): {e}",
-                        fetched.resolved,
-                        fetched.digest
-                    ))
+                    verify_error(e, format!("{} ({})", fetched.resolved, fetched.digest))
                 })
             })
         };
@@ -70,9 +66,16 @@ impl Opts {
             }
             Err(e) => {
                 if self.format == Format::Json {
+                    let check = e
+                        .error
+                        .downcast_ref::<FailedVerification>()
+                        .and_then(|f| match &f.error {
+                            aip_register::RegisterError::Verify(failure) => Some(failure.check()),
+                            _ => None,
+                        });
                     crate::outln!(
                         "{}",
-                        json!({"verified": false, "error": format!("{:#}", e.error)})
+                        json!({"verified": false, "check": check, "error": format!("{:#}", e.error)})
                     );
                 }
                 Err(e)
@@ -106,4 +109,17 @@ fn print_report(report: &VerifyReport, format: Format) {
             );
         }
     }
+}
+
+/// What failed to verify, and why, kept typed for `--format json`'s `check`.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {error}")]
+struct FailedVerification {
+    what: String,
+    error: aip_register::RegisterError,
+}
+
+/// A failed verification as the user's error.
+fn verify_error(error: aip_register::RegisterError, what: String) -> CliError {
+    user(FailedVerification { what, error })
 }

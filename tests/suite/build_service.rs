@@ -526,13 +526,22 @@ fn spec_server() -> String {
                     .with_status_code(302)
                     .with_header(tiny_http::Header::from_bytes("Location", to).expect("header"))
             };
-            let _ = match request.url() {
-                "/spec.yaml" => request.respond(tiny_http::Response::from_string(spec.clone())),
-                "/to-private" => request.respond(redirect("http://10.0.0.1/spec.yaml")),
-                "/to-metadata" => {
-                    request.respond(redirect("http://169.254.169.254/latest/meta-data/"))
-                }
-                _ => request.respond(tiny_http::Response::from_string("no").with_status_code(404)),
+            let hops = request
+                .url()
+                .strip_prefix("/hop/")
+                .and_then(|n| n.parse::<u32>().ok());
+            let _ = match (request.url(), hops) {
+                (_, Some(0)) => request.respond(tiny_http::Response::from_string(spec.clone())),
+                (_, Some(n)) => request.respond(redirect(&format!("/hop/{}", n - 1))),
+                (url, None) => match url {
+                    "/spec.yaml" => request.respond(tiny_http::Response::from_string(spec.clone())),
+                    "/to-private" => request.respond(redirect("http://10.0.0.1/spec.yaml")),
+                    "/to-metadata" => {
+                        request.respond(redirect("http://169.254.169.254/latest/meta-data/"))
+                    }
+                    _ => request
+                        .respond(tiny_http::Response::from_string("no").with_status_code(404)),
+                },
             };
         }
     });
@@ -579,7 +588,11 @@ fn source_urls_are_fetched_but_never_into_private_address_space() {
         "{events:?}"
     );
 
+    // At most 5 redirects: the 5th is followed, the 6th refused.
+    let (status, _, job) = submit(format!("http://{specs}/hop/5"));
+    assert_eq!(status, 202, "5 redirects: {job}");
     for (source, needle) in [
+        (format!("http://{specs}/hop/6"), "more than 5 redirects"),
         (
             format!("http://localhost:{port}/spec.yaml"),
             "localhost resolves to",

@@ -14,6 +14,7 @@ mod echo_vendor;
 mod fleet;
 mod golden;
 mod grpc_e2e;
+mod hardening;
 mod image;
 mod nats_server;
 mod postgres_server;

@@ -29,6 +29,11 @@ impl BuilderService {
     }
 
     pub fn start_with(data: &Path, extra: &[&str]) -> BuilderService {
+        BuilderService::start_with_env(data, extra, &[])
+    }
+
+    /// As `start_with`, with more environment variables for the service.
+    pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> BuilderService {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aip-builder"))
             .args([
                 "serve",
@@ -40,6 +45,7 @@ impl BuilderService {
             .args(extra)
             .env("COSIGN_PASSWORD", PASSWORD)
             .env("AIP_BUILDER_API_KEYS", KEYS)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -73,6 +79,11 @@ impl BuilderService {
             data: data.to_path_buf(),
             log,
         }
+    }
+
+    /// The service's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -82,3 +82,15 @@ pub fn pipeline_error(error: aip_pipeline::PipelineError) -> CliError {
         internal(error)
     }
 }
+
+/// Refuses an output folder that exists as something else (a file), before
+/// any work is done.
+pub fn check_out_folder(path: &std::path::Path, flag: &str) -> Result<(), CliError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_dir() => Err(user(anyhow::anyhow!(
+            "{flag} {} is not a folder; give a folder (it is created if missing)",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}

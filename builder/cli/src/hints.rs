@@ -14,6 +14,9 @@ pub fn render(hint: &Hint) -> String {
         Hint::RaiseSpecSizeLimit { limit } => format!(
             "the limit is {limit} bytes; raise it with --max-spec-bytes if this spec is legitimate"
         ),
+        Hint::RaiseOperationLimit { limit } => format!(
+            "the limit is {limit} operations; raise it with --max-operations if this spec is legitimate (compile time and memory grow with it)"
+        ),
         Hint::AddProtoImportRoot => {
             "name the folder imports are relative to with --proto-path DIR".into()
         }

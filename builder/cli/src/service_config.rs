@@ -43,6 +43,8 @@ pub struct ServiceSection {
     pub max_builds: Option<usize>,
     /// `--max-body-bytes`.
     pub max_body_bytes: Option<usize>,
+    /// `--max-operations`.
+    pub max_operations: Option<usize>,
     /// `--build-timeout`, seconds.
     pub build_timeout_secs: Option<u64>,
     /// `--rate-limit`.

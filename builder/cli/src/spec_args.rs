@@ -32,6 +32,10 @@ pub struct SpecArgs {
     /// default now (use --strict to refuse them).
     #[arg(long, hide = true, conflicts_with = "strict")]
     pub allow_dangling_refs: bool,
+    /// Most operations one spec may define (compile time and rustc's memory
+    /// grow with it).
+    #[arg(long, default_value_t = Limits::default().max_operations)]
+    pub max_operations: usize,
     /// Timeout in seconds for fetching a spec URL or reading a gRPC server's schema.
     #[arg(long, default_value_t = Limits::default().fetch_timeout.as_secs())]
     pub fetch_timeout: u64,
@@ -47,6 +51,7 @@ impl SpecArgs {
             name: self.name.clone(),
             limits: Limits {
                 max_spec_bytes: self.max_spec_bytes,
+                max_operations: self.max_operations,
                 fetch_timeout: std::time::Duration::from_secs(self.fetch_timeout.max(1)),
                 ..Limits::default()
             },

@@ -38,6 +38,7 @@ pub(crate) fn watch(child: &Child, flag: &CancelFlag) -> WatchGuard {
     let done = Arc::new(AtomicBool::new(false));
     let (flag, stop) = (flag.clone(), done.clone());
     let pid = child.id();
+    let reaper = orphan_reaper(pid);
     std::thread::spawn(move || {
         while !stop.load(Ordering::SeqCst) {
             if flag.is_cancelled() {
@@ -47,15 +48,43 @@ pub(crate) fn watch(child: &Child, flag: &CancelFlag) -> WatchGuard {
             std::thread::sleep(POLL);
         }
     });
-    WatchGuard(done)
+    WatchGuard(done, reaper)
 }
 
-/// Stops the watcher thread when dropped.
-pub(crate) struct WatchGuard(Arc<AtomicBool>);
+/// The script of the orphan reaper: while its parent is still the process
+/// that started the build (`$1`), wait; once that process is gone (killed,
+/// even with SIGKILL, which no handler sees), kill the build's process
+/// group (`$2`). `/proc/self/stat`'s 4th field is the current parent.
+const REAPER_SCRIPT: &str = r#"while [ "$(cut -d' ' -f4 /proc/$$/stat)" = "$1" ]; do sleep 0.5; done; kill -KILL -- "-$2" 2>/dev/null"#;
+
+/// A small process outside ours that kills the build's process group
+/// `pgid` if this process dies before the build ends, so no cargo or rustc
+/// outlives a killed service. It is stopped when the build ends. `None`
+/// where it cannot be started (no `sh`): then only a live process stops
+/// its builds.
+fn orphan_reaper(pgid: u32) -> Option<Child> {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", REAPER_SCRIPT, "aip-build-reaper"])
+        .arg(std::process::id().to_string())
+        .arg(pgid.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.spawn().ok()
+}
+
+/// Stops the watcher thread and the orphan reaper when dropped.
+pub(crate) struct WatchGuard(Arc<AtomicBool>, Option<Child>);
 
 impl Drop for WatchGuard {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
+        if let Some(reaper) = &mut self.1 {
+            let _ = reaper.kill();
+            let _ = reaper.wait();
+        }
     }
 }
 

@@ -29,6 +29,11 @@ pub enum Hint {
         /// The limit in bytes.
         limit: u64,
     },
+    /// A spec defines more operations than the configured limit.
+    RaiseOperationLimit {
+        /// The limit.
+        limit: usize,
+    },
     /// A `.proto` input's imports could not be found.
     AddProtoImportRoot,
     /// The failure is a bug in aip-builder; the spec reproduces it.
@@ -44,6 +49,7 @@ impl Hint {
             Hint::ExternalRefsNeedFiles => "external-refs-need-files",
             Hint::MissingReferencedFile => "missing-referenced-file",
             Hint::RaiseSpecSizeLimit { .. } => "raise-spec-size-limit",
+            Hint::RaiseOperationLimit { .. } => "raise-operation-limit",
             Hint::AddProtoImportRoot => "add-proto-import-root",
             Hint::ReportBug => "report-bug",
         }

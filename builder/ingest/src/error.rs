@@ -28,6 +28,16 @@ pub enum IngestError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The spec defines more operations than the limit.
+    #[error("{location} defines {count} operations; at most {limit} are built into one adapter")]
+    TooManyOperations {
+        /// The spec.
+        location: String,
+        /// How many it defines.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A document is not valid JSON or YAML.
     #[error("{location}:{line}:{column}: invalid {syntax}: {message}")]
     Syntax {
@@ -197,6 +207,9 @@ impl IngestError {
         use aip_hint::Hint;
         match self {
             IngestError::TooLarge { limit, .. } => Some(Hint::RaiseSpecSizeLimit { limit: *limit }),
+            IngestError::TooManyOperations { limit, .. } => {
+                Some(Hint::RaiseOperationLimit { limit: *limit })
+            }
             IngestError::RefEscapes { root, .. } | IngestError::SpecOutsideRefRoot { root, .. } => {
                 Some(Hint::WidenRefRoot { root: root.clone() })
             }

@@ -27,6 +27,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use error::IngestError;
+pub use lower::inline_operation_count;
 pub use parse::parse_document;
 pub use root::RefRoot;
 pub use source::SpecSource;
@@ -40,6 +41,10 @@ pub struct Limits {
     pub max_documents: usize,
     /// Timeout for fetching a URL.
     pub fetch_timeout: Duration,
+    /// Most operations one spec may define. An adapter's compile time and
+    /// rustc's memory grow with it; the default passes the largest real
+    /// spec we know (Kubernetes, 1,123 operations) with room to spare.
+    pub max_operations: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +53,7 @@ impl Default for Limits {
             max_spec_bytes: 16 * 1024 * 1024,
             max_documents: 256,
             fetch_timeout: Duration::from_secs(30),
+            max_operations: 5_000,
         }
     }
 }
@@ -161,6 +167,7 @@ pub fn lower(raw: &RawSpec, opts: &IngestOptions) -> Result<Ingested, IngestErro
         lower::LowerOptions {
             name,
             strict: opts.strict,
+            max_operations: opts.limits.max_operations,
             source: SourceInfo {
                 format,
                 digest: raw.digest(),

@@ -116,6 +116,8 @@ pub struct LowerOptions {
     pub name: String,
     /// Refuse repairs instead of making them.
     pub strict: bool,
+    /// Most operations accepted (counted before any is lowered).
+    pub max_operations: usize,
     /// Provenance.
     pub source: SourceInfo,
 }
@@ -148,6 +150,7 @@ pub fn lower_api(docs: DocSet, dialect: Dialect, opts: LowerOptions) -> Result<A
     let global_security =
         security_requirements(&ctx, &Ctx::child(&root, "security"), &security_schemes)?
             .unwrap_or_default();
+    count_operations(&mut ctx, opts.max_operations)?;
     let operations = operations(&mut ctx, &global_security, &security_schemes)?;
     if operations.is_empty() {
         return Err(IngestError::NoOperations {
@@ -174,6 +177,69 @@ pub fn lower_api(docs: DocSet, dialect: Dialect, opts: LowerOptions) -> Result<A
         descriptor_set: None,
     };
     Ok(api)
+}
+
+/// Counts the operations (path items times methods) before any is
+/// lowered, so a spec over the limit is refused in the time it takes to
+/// parse it.
+fn count_operations(ctx: &mut Ctx, limit: usize) -> Result<(), IngestError> {
+    let paths = Ctx::root_loc("/paths");
+    // Inline path items are counted on the value itself (no pointer
+    // lookups: this runs over 100,000-path specs); `$ref`'d ones after.
+    let (mut count, referenced) = match ctx.docs.get(&paths) {
+        Some(Value::Object(items)) => {
+            let mut count = 0usize;
+            let mut referenced = Vec::new();
+            for (path, item) in items.iter().filter(|(p, _)| p.starts_with('/')) {
+                if item.get("$ref").is_some() {
+                    referenced.push(path.clone());
+                } else {
+                    count += methods_in(item);
+                }
+            }
+            (count, referenced)
+        }
+        _ => return Ok(()),
+    };
+    for path in referenced {
+        if count > limit {
+            break;
+        }
+        let item = ctx.docs.follow(&Ctx::child(&paths, &path))?;
+        count += ctx.docs.get(&item).map_or(0, methods_in);
+    }
+    if count > limit {
+        return Err(IngestError::TooManyOperations {
+            location: ctx.docs.location(0).to_string(),
+            count,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// The operations a parsed OpenAPI/Swagger document defines in its
+/// `paths` itself (path items behind a `$ref` are not followed here): a
+/// cheap first check of the operation limit on a value already in memory.
+pub fn inline_operation_count(document: &Value) -> usize {
+    document
+        .get("paths")
+        .and_then(Value::as_object)
+        .map_or(0, |items| {
+            items
+                .iter()
+                .filter(|(p, _)| p.starts_with('/'))
+                .map(|(_, item)| methods_in(item))
+                .sum()
+        })
+}
+
+/// How many operations a path item defines.
+fn methods_in(item: &Value) -> usize {
+    HttpMethod::ALL
+        .iter()
+        .filter(|m| item.get(m.key()).is_some_and(|v| !v.is_null()))
+        .count()
 }
 
 fn operations(

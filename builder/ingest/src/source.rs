@@ -43,14 +43,30 @@ impl SpecSource {
     }
 }
 
-/// Reads a whole file, refusing more than `limit` bytes.
+/// Reads a whole file, refusing more than `limit` bytes. Only regular
+/// files are read: a FIFO or device would block or never end.
 pub fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, IngestError> {
     let location = path.display().to_string();
+    let read_error = |source| IngestError::Read {
+        location: location.clone(),
+        source,
+    };
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        return Err(read_error(not_regular()));
+    }
     let file = std::fs::File::open(path).map_err(|source| IngestError::Read {
         location: location.clone(),
         source,
     })?;
     read_limited(file, &location, limit)
+}
+
+/// The error for a path that is not a regular file.
+pub fn not_regular() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        "not a regular file (a folder, FIFO or device)",
+    )
 }
 
 /// Reads a stream to its end, refusing more than `limit` bytes.

@@ -127,6 +127,33 @@ pub enum PipelineError {
     /// The build was cancelled before it ended.
     #[error("the build was cancelled")]
     Cancelled,
+    /// The rendered crate is larger than rustc should be asked to compile.
+    #[error(
+        "the adapter's sources come to {bytes} bytes, more than the {limit}-byte limit (rustc's memory grows with them); build a smaller part of the API"
+    )]
+    RenderedTooLarge {
+        /// Total bytes of the rendered files.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// The most bytes of rendered sources compiled into one adapter. The
+/// largest real spec we know (Kubernetes, 1,123 operations) renders to
+/// about 12 MB.
+pub const MAX_RENDERED_BYTES: u64 = 48 << 20;
+
+/// Refuses a rendered crate over [`MAX_RENDERED_BYTES`].
+pub fn check_rendered_size(rendered: &aip_render::RenderedCrate) -> Result<(), PipelineError> {
+    let bytes: u64 = rendered.files.values().map(|f| f.len() as u64).sum();
+    if bytes > MAX_RENDERED_BYTES {
+        return Err(PipelineError::RenderedTooLarge {
+            bytes,
+            limit: MAX_RENDERED_BYTES,
+        });
+    }
+    Ok(())
 }
 
 impl PipelineError {
@@ -146,6 +173,7 @@ impl PipelineError {
                 | PipelineError::Sign(_)
                 | PipelineError::Argument(_)
                 | PipelineError::NotSupported(_)
+                | PipelineError::RenderedTooLarge { .. }
         )
     }
 }
@@ -205,10 +233,17 @@ fn enter(
     stage: Stage,
     detail: &str,
 ) -> Result<(), PipelineError> {
-    if cancel.is_some_and(aip_compile::CancelFlag::is_cancelled) {
+    let cancelled = || cancel.is_some_and(aip_compile::CancelFlag::is_cancelled);
+    if cancelled() {
         return Err(PipelineError::Cancelled);
     }
     observer.stage(stage, detail);
+    // The observer may have stopped the build as the stage began (a
+    // service whose job was cancelled meanwhile): checked again, so a
+    // stopped build never enters the stage.
+    if cancelled() {
+        return Err(PipelineError::Cancelled);
+    }
     Ok(())
 }
 
@@ -217,14 +252,8 @@ pub fn build_module(
     req: BuildRequest,
     observer: &mut dyn Observer,
 ) -> Result<BuiltModule, PipelineError> {
-    let version = semver::Version::parse(&req.version)
-        .map_err(|e| {
-            PipelineError::Argument(format!(
-                "invalid --version {:?}: {e}; use semver like 1.2.3",
-                req.version
-            ))
-        })?
-        .to_string();
+    let version = aip_register::check_version(&req.version).map_err(PipelineError::Argument)?;
+    req.resources.check().map_err(PipelineError::Argument)?;
 
     enter(
         observer,
@@ -265,6 +294,7 @@ pub fn build_module(
         &format!("{} templates", target::template_dir(req.target)),
     )?;
     let rendered = aip_render::render_target(&api, req.target)?;
+    check_rendered_size(&rendered)?;
     if let Some(dir) = &req.generated_dir {
         aip_compile::write_crate(&rendered.files, dir)?;
         observer.note(&format!("sources -> {}", dir.display()));

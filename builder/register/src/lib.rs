@@ -14,8 +14,9 @@ mod verify;
 mod verify_failure;
 
 pub use manifest::{
-    Artifact, Builder, Intent, Layer, MANIFEST_SCHEMA, Metadata, ModuleManifest, Permissions,
-    Resources, Runtime, SbomRef, SignatureRef, Source, Vendor, validate,
+    Artifact, Builder, Intent, Layer, MANIFEST_SCHEMA, MAX_VERSION_LEN, Metadata, ModuleManifest,
+    Permissions, Resources, Runtime, SbomRef, SignatureRef, Source, Vendor, check_version,
+    validate,
 };
 pub use origin::{ORIGIN_FILE, Origin, Verification};
 pub use store::{

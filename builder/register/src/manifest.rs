@@ -146,6 +146,52 @@ impl Resources {
         };
         n.checked_mul(mult)
     }
+
+    /// Checks both values against the manifest's grammar (`cpu`: cores or
+    /// millicores like `2`, `0.5`, `250m`; `memory`: `<n>Ki|Mi|Gi`), so a
+    /// request is refused before anything is built rather than after.
+    pub fn check(&self) -> Result<(), String> {
+        let cpu_ok = {
+            let number = self.cpu.strip_suffix('m').unwrap_or(&self.cpu);
+            let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
+            self.cpu.len() <= 32
+                && !whole.is_empty()
+                && !fraction.is_empty()
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && fraction.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !cpu_ok {
+            return Err(format!(
+                "resources.cpu {:?} is not a CPU quantity (cores or millicores: 2, 0.5, 250m)",
+                self.cpu
+            ));
+        }
+        if self.memory.len() > 32 || self.memory_bytes().is_none() {
+            return Err(format!(
+                "resources.memory {:?} is not a memory quantity (a number with Ki, Mi or Gi: 128Mi)",
+                self.memory
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The longest module version: it becomes an OCI tag (`+` written `_`),
+/// which holds at most 128 characters.
+pub const MAX_VERSION_LEN: usize = 128;
+
+/// Checks a module version: semver, at most [`MAX_VERSION_LEN`] characters.
+/// Returns it normalised.
+pub fn check_version(version: &str) -> Result<String, String> {
+    if version.len() > MAX_VERSION_LEN {
+        return Err(format!(
+            "version is {} characters long; at most {MAX_VERSION_LEN} (it becomes a registry tag)",
+            version.len()
+        ));
+    }
+    semver::Version::parse(version)
+        .map(|v| v.to_string())
+        .map_err(|e| format!("version {version:?} is not semver ({e}); use e.g. 1.2.3"))
 }
 
 /// `permissions`.

@@ -70,7 +70,13 @@ pub fn register_at(target: &Path, module: &StagedModule) -> Result<PathBuf, Regi
         write_synced(&staging.path().join(crate::ORIGIN_FILE), &origin.to_bytes())?;
     }
 
-    move_into_place(&staging.keep(), target)?;
+    let staged = staging.keep();
+    if let Err(e) = move_into_place(&staged, target) {
+        // Nothing half-done stays behind: the staging folder (or, after a
+        // swap, the old module it now holds) goes.
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(e);
+    }
     Ok(target.to_path_buf())
 }
 
@@ -134,8 +140,7 @@ pub struct OpenedModule {
 /// not signature verification; see [`crate::verify_module`].)
 pub fn open_module(dir: &Path) -> Result<OpenedModule, RegisterError> {
     let manifest_path = dir.join("manifest.yaml");
-    let bytes =
-        std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
+    let bytes = read_regular(&manifest_path)?;
     let manifest = crate::ModuleManifest::from_yaml(&bytes)?;
     let layout = aip_package::Layout::open(&dir.join("oci"))?;
     let payload = payload(&manifest, &layout.blob(&manifest.artifact.layer.digest)?)?;
@@ -202,4 +207,17 @@ mod tests {
         assert!(register(dir.path(), &module).is_err());
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
     }
+}
+
+/// Reads a regular file (a FIFO or device in a module folder would block).
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>, RegisterError> {
+    let meta = std::fs::metadata(path).map_err(|e| RegisterError::io("read", path, e))?;
+    if !meta.is_file() {
+        let e = std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a folder, FIFO or device)",
+        );
+        return Err(RegisterError::io("read", path, e));
+    }
+    std::fs::read(path).map_err(|e| RegisterError::io("read", path, e))
 }

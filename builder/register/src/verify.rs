@@ -40,11 +40,9 @@ pub struct VerifyReport {
 /// the error; it names what does not match.
 pub fn verify_module(dir: &Path, key: &PublicKey) -> Result<VerifyReport, RegisterError> {
     let manifest_path = dir.join("manifest.yaml");
-    let manifest_bytes =
-        std::fs::read(&manifest_path).map_err(|e| RegisterError::io("read", &manifest_path, e))?;
+    let manifest_bytes = crate::store::read_regular(&manifest_path)?;
     let sbom_path = dir.join("sbom.cdx.json");
-    let sbom_bytes =
-        std::fs::read(&sbom_path).map_err(|e| RegisterError::io("read", &sbom_path, e))?;
+    let sbom_bytes = crate::store::read_regular(&sbom_path)?;
     let layout = Layout::open(&dir.join("oci"))?;
     verify_parts(&layout, &manifest_bytes, &sbom_bytes, key)
 }

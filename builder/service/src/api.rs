@@ -23,6 +23,7 @@ use crate::problem::Problem;
 use crate::rate_limit::RateLimits;
 use crate::request::{AdapterRequest, SpecInput};
 use crate::runner::{Runner, emit};
+use crate::stop::StopOutcome;
 use crate::store::{Inserted, Job, JobState, Store, now_ms};
 
 /// Shared state of the handlers.
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Per-key request rate limits.
     pub limits: RateLimits,
+    /// Failed authentications per client address.
+    pub failed_auth: crate::rate_limit::FailedAuth,
 }
 
 /// The router.
@@ -113,13 +116,23 @@ impl FromRequestParts<AppState> for Caller {
                 key_id: String::new(),
             });
         }
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Some(client) = client {
+            state.failed_auth.check(client)?;
+        }
+        let refuse = || match client {
+            Some(client) => state.failed_auth.failed(client),
+            None => Problem::unauthenticated(),
+        };
         let presented = parts
             .headers
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(Problem::unauthenticated)?;
-        let caller =
-            authenticate(&state.config.api_keys, presented).ok_or_else(Problem::unauthenticated)?;
+            .ok_or_else(refuse)?;
+        let caller = authenticate(&state.config.api_keys, presented).ok_or_else(refuse)?;
         state.limits.check(&caller.key_id)?;
         Ok(caller)
     }
@@ -216,6 +229,7 @@ async fn submit(
     let accepted = AdapterRequest::from_body(&body)?.accept(
         &state.config.key_refs_for(&caller.tenant),
         &state.config.registries,
+        state.config.max_operations,
     )?;
     let idempotency_key = headers
         .get("idempotency-key")
@@ -277,7 +291,8 @@ async fn submit(
     }
     // An invalid spec is refused now, with ingest's diagnostics, rather
     // than accepted as a job that can only fail. (Ingest is milliseconds.)
-    let options = crate::request::ingest_options(&dir, &accepted.request);
+    let options =
+        crate::request::ingest_options(&dir, &accepted.request, state.config.max_operations);
     let intents = accepted.request.intents.clone().unwrap_or_default();
     let checked = tokio::task::spawn_blocking(move || {
         let mut api = aip_ingest::ingest(aip_ingest::SpecSource::File(spec_path), &options)
@@ -422,36 +437,73 @@ async fn cancel(
         ));
     }
     let job = visible_job(&state, &caller, &id).await?;
-    match job.state {
-        JobState::Queued => end_cancelled(&state, &id, "cancelled before it started").await?,
-        JobState::Running => {
-            // Running here: stopped (cargo killed); the job ends as
-            // cancelled in a moment. Not yet picked up again after a
-            // restart: ended now.
-            if !state.runner.running.cancel(&id) {
-                end_cancelled(&state, &id, "cancelled before it resumed").await?;
-            }
+    if job.state.is_terminal() {
+        return Ok(Json(job_body(&job)).into_response());
+    }
+    let running = &state.runner.running;
+    // A build of this process holds the job (or is about to take it): it
+    // stops at its next check and ends the job as cancelled, unless it is
+    // already registering its module.
+    let mut outcome = running.cancel(&id);
+    if outcome == StopOutcome::NotHere {
+        // Still queued: ended now, and no build can start it any more
+        // (starting is a compare-and-set from `queued` too).
+        if end_cancelled(
+            &state,
+            &id,
+            &[JobState::Queued],
+            "cancelled before it started",
+        )
+        .await?
+        {
             let job = visible_job(&state, &caller, &id).await?;
-            return Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response());
+            return Ok(Json(job_body(&job)).into_response());
         }
-        _ => {}
+        // Not queued any more: a build may just have taken it.
+        outcome = running.cancel(&id);
+    }
+    match outcome {
+        StopOutcome::Stopping => {}
+        StopOutcome::TooLate => {
+            return Err(Problem::conflict_state(format!(
+                "job {id} is registering its module and can no longer be cancelled"
+            )));
+        }
+        StopOutcome::NotHere => {
+            // Running in the store but held by no build here: the service
+            // stopped during it and has not resumed it. Its resumed build,
+            // if one starts, finds it cancelled and records nothing.
+            end_cancelled(
+                &state,
+                &id,
+                &[JobState::Running],
+                "cancelled before it resumed",
+            )
+            .await?;
+        }
     }
     let job = visible_job(&state, &caller, &id).await?;
-    Ok(Json(job_body(&job)).into_response())
+    Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response())
 }
 
-/// Ends a job that is not running here as cancelled (once), with `why`.
-async fn end_cancelled(state: &AppState, id: &str, why: &str) -> Result<(), Problem> {
+/// Ends a job in one of `from` as cancelled (a compare-and-set), with
+/// `why`; `true` when this call ended it.
+async fn end_cancelled(
+    state: &AppState,
+    id: &str,
+    from: &[JobState],
+    why: &str,
+) -> Result<bool, Problem> {
     let cancelled = state
         .store
-        .set_state(id, JobState::Cancelled, Some(why), None)
+        .transition(id, from, JobState::Cancelled, Some(why))
         .await
         .map_err(|e| internal(&e))?;
     if cancelled {
         let data = serde_json::json!({"state": "cancelled"});
         emit(&state.store, &state.runner.live, id, "state", data).await;
     }
-    Ok(())
+    Ok(cancelled)
 }
 
 /// Whether the process is up.

@@ -116,11 +116,25 @@ pub fn parse_keys(text: &str) -> Result<Vec<ApiKey>, String> {
 /// taken does not depend on how much of a key matched).
 pub fn authenticate(keys: &[ApiKey], presented: &str) -> Option<Caller> {
     let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-    keys.iter().find(|k| k.digest == digest).map(|k| Caller {
+    // Every key is compared, each in constant time: how long this takes
+    // says nothing about which key, or how much of one, matched.
+    let mut found = None;
+    for key in keys {
+        if constant_time_eq(&key.digest, &digest) && found.is_none() {
+            found = Some(key);
+        }
+    }
+    found.map(|k| Caller {
         roles: k.roles.clone(),
         tenant: k.tenant.clone(),
         key_id: hex::encode(&k.digest[..8]),
     })
+}
+
+/// Equality of two digests in time independent of where they differ.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
 }
 
 #[cfg(test)]

@@ -149,7 +149,9 @@ pub async fn fetch_source(url: &str, policy: &FetchPolicy) -> Result<Vec<u8>, Pr
             allow: allow.clone(),
         }))
         .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 5 {
+            // `previous()` holds the first URL and every redirect so far:
+            // the 5th redirect has 5 before it and is followed, the 6th not.
+            if attempt.previous().len() > 5 {
                 return attempt.error(Refused("more than 5 redirects".into()));
             }
             match check_literal(attempt.url(), &redirect_allow) {

@@ -14,6 +14,9 @@ pub fn render(hint: &Hint) -> String {
         Hint::RaiseSpecSizeLimit { limit } => format!(
             "this service accepts spec documents of at most {limit} bytes"
         ),
+        Hint::RaiseOperationLimit { limit } => format!(
+            "this service builds adapters of at most {limit} operations; split the spec, or ask its operator to raise `max_operations`"
+        ),
         Hint::AddProtoImportRoot => "send every imported .proto file too, at the path the import names (`files` or `archive`)".into(),
         Hint::ReportBug => "this is a bug in aip-builder; please report it with the spec".into(),
     }

@@ -31,6 +31,7 @@ mod sse;
 mod stop;
 mod store;
 mod upload;
+mod verify_cache;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,8 @@ pub struct ServiceConfig {
     pub max_builds: usize,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Most operations one spec may define.
+    pub max_operations: usize,
     /// API keys (empty: open mode, loopback only).
     pub api_keys: Vec<ApiKey>,
     /// Signing keys, by the name requests give as `signing.cosign_key_ref`
@@ -217,6 +220,7 @@ pub async fn serve(
         registry,
         metrics,
         limits: rate_limit::RateLimits::new(config.rate_limit),
+        failed_auth: rate_limit::FailedAuth::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -231,10 +235,13 @@ pub async fn serve(
             source,
         })?;
     ready(addr);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| ServiceError::Serve { addr, source })
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|source| ServiceError::Serve { addr, source })
 }
 
 fn signing_public_key(key: &SigningKey) -> Result<aip_sign::PublicKey, ServiceError> {
@@ -283,7 +290,12 @@ async fn recover(
                 job.attempts
             );
             if store
-                .set_state(&job.id, JobState::Failed, Some(&error), None)
+                .transition(
+                    &job.id,
+                    &[JobState::Queued, JobState::Running],
+                    JobState::Failed,
+                    Some(&error),
+                )
                 .await?
             {
                 let data = serde_json::json!({"state": "failed", "error": error});

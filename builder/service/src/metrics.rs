@@ -131,11 +131,27 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// The `method` label: one of the standard methods, else `other`. Labels
+/// come from closed sets, so no request can grow `/metrics`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: observes every request's latency under its route template
 /// (`/v1/builder/jobs/{id}`), never the raw path (ids would explode the
 /// label set).
 pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method()).to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -91,17 +91,34 @@ impl Part {
     }
 }
 
+/// A verification's result: the fingerprint of the key that verified and
+/// the report, or why it did not verify.
+pub type Verified = Result<(String, VerifyReport), VerifyError>;
+
 /// Reads the registry under `root` (`DATA/modules`).
 #[derive(Clone)]
 pub struct Registry {
     root: PathBuf,
     trusted: Vec<PublicKey>,
+    /// The trusted keys' fingerprints, part of every cache key.
+    keys_id: String,
+    cache: crate::verify_cache::VerifyCache,
 }
 
 impl Registry {
     /// A registry at `root`, verifying with `trusted` keys.
     pub fn new(root: PathBuf, trusted: Vec<PublicKey>) -> Registry {
-        Registry { root, trusted }
+        let keys_id = trusted
+            .iter()
+            .map(aip_distribute::key_fingerprint)
+            .collect::<Vec<_>>()
+            .join(",");
+        Registry {
+            root,
+            trusted,
+            keys_id,
+            cache: Default::default(),
+        }
     }
 
     /// Where `tenant` registers: `root/<tenant>` (versioned).
@@ -122,22 +139,40 @@ impl Registry {
         }
     }
 
-    /// Modules of `tenant` (`None`: every tenant), by tenant and name.
-    pub fn list(&self, tenant: Option<&str>) -> Vec<ModuleInfo> {
+    /// One page of the modules of `tenant` (`None`: every tenant), by
+    /// tenant and name: at most `limit` after the cursor `after`
+    /// (`tenant/name`), and the cursor of the next page if there is one.
+    /// Only the page's modules are read.
+    pub fn list(
+        &self,
+        tenant: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (Vec<ModuleInfo>, Option<String>) {
         let mut out = Vec::new();
         for tenant in self.tenants(tenant) {
             for name in sorted_dirs(&self.root.join(&tenant)) {
+                let cursor = format!("{tenant}/{name}");
+                if after.is_some_and(|a| cursor.as_str() <= a) {
+                    continue;
+                }
+                if out.len() == limit {
+                    let next = out
+                        .last()
+                        .map(|m: &ModuleInfo| format!("{}/{}", m.tenant, m.name));
+                    return (out, next);
+                }
                 if let Some(module) = self.module(&tenant, &name) {
                     out.push(module);
                 }
             }
         }
-        out
+        (out, None)
     }
 
     /// One module of `tenant` with its versions; `None` when it has none.
     pub fn module(&self, tenant: &str, name: &str) -> Option<ModuleInfo> {
-        if !aip_ir::is_valid_module_name(name) {
+        if !aip_ir::is_valid_module_name(tenant) || !aip_ir::is_valid_module_name(name) {
             return None;
         }
         let dir = self.root.join(tenant).join(name);
@@ -177,7 +212,7 @@ impl Registry {
         folder: &Path,
         manifest: Option<ModuleManifest>,
     ) -> VersionInfo {
-        let (status, detail, failed_check) = match self.verify(folder) {
+        let (status, detail, failed_check) = match self.verify_cached(folder) {
             Ok((key, report)) => (
                 Status::Installed,
                 format!("{} checks passed with key {key}", report.checks.len()),
@@ -223,7 +258,10 @@ impl Registry {
 
     /// The folder of `tenant`'s `name` at `version`, if registered.
     pub fn folder(&self, tenant: &str, name: &str, version: &str) -> Option<PathBuf> {
-        if !aip_ir::is_valid_module_name(name) || semver::Version::parse(version).is_err() {
+        if !aip_ir::is_valid_module_name(tenant)
+            || !aip_ir::is_valid_module_name(name)
+            || semver::Version::parse(version).is_err()
+        {
             return None;
         }
         let folder = self.root.join(tenant).join(name).join(version);
@@ -255,10 +293,35 @@ impl Registry {
         }
     }
 
+    /// The verification result of a folder from the cache, verifying (and
+    /// caching) when its manifest, SBOM, layout index or the trusted keys
+    /// changed since.
+    pub fn verify_cached(&self, folder: &Path) -> Verified {
+        let key = crate::verify_cache::VerifyCache::key(folder, &self.keys_id);
+        if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k)) {
+            return hit;
+        }
+        let result = self.verify_uncached(folder);
+        if let Some(key) = key {
+            self.cache.put(key, result.clone());
+        }
+        result
+    }
+
+    /// Verifies a folder now, reading every blob, and refreshes its cache
+    /// entry (the verify endpoint: a re-verify always checks for real).
+    pub fn verify(&self, folder: &Path) -> Verified {
+        let result = self.verify_uncached(folder);
+        if let Some(key) = crate::verify_cache::VerifyCache::key(folder, &self.keys_id) {
+            self.cache.put(key, result.clone());
+        }
+        result
+    }
+
     /// Verifies a registered folder with each trusted key in turn: the
     /// first that verifies is the result (with that key's fingerprint);
     /// otherwise the last key's error.
-    pub fn verify(&self, folder: &Path) -> Result<(String, VerifyReport), VerifyError> {
+    fn verify_uncached(&self, folder: &Path) -> Verified {
         let mut last = VerifyError {
             check: None,
             message: "no trusted key is configured".to_string(),

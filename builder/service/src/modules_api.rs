@@ -42,7 +42,23 @@ fn version_folder(
 pub struct ModuleList {
     /// By tenant, then name.
     pub modules: Vec<ModuleInfo>,
+    /// The cursor of the next page (pass as `?after=`), if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
+
+/// Paging of `GET /v1/modules`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Modules per page (default 100, at most 1000).
+    limit: Option<usize>,
+    /// The `next` cursor of the previous page.
+    after: Option<String>,
+}
+
+/// Default and largest page of `GET /v1/modules`.
+const PAGE: (usize, usize) = (100, 1000);
 
 /// The result of re-verifying a module version.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -89,6 +105,16 @@ pub struct InstallResult {
 /// with `?tenant=`. A non-admin naming another tenant sees nothing, as if
 /// it did not exist.
 fn tenant_of(caller: &Caller, query: &TenantQuery) -> Result<String, Problem> {
+    // A tenant is a name like a module name, never a path: checked before
+    // it is joined to any folder.
+    if let Some(t) = &query.tenant
+        && !aip_ir::is_valid_module_name(t)
+    {
+        return Err(Problem::invalid(format!(
+            "tenant {:?} is not a tenant name (lowercase letters, digits and -, starting with a letter)",
+            t.chars().take(80).collect::<String>()
+        )));
+    }
     match &query.tenant {
         Some(t) if caller.sees(t) => Ok(t.clone()),
         Some(_) => Err(Problem::not_found("no such tenant")),
@@ -102,23 +128,33 @@ fn tenant_of(caller: &Caller, query: &TenantQuery) -> Result<String, Problem> {
     path = "/v1/modules",
     operation_id = "listModules",
     tag = "modules",
-    params(TenantQuery),
+    params(TenantQuery, PageQuery),
     responses((status = 200, description = "Modules, newest version first", body = ModuleList)),
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<TenantQuery>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Response, Problem> {
     let tenant = match (&query.tenant, caller.may(Role::Admin)) {
         (None, true) => None,
         _ => Some(tenant_of(&caller, &query)?),
     };
+    let limit = page.limit.unwrap_or(PAGE.0);
+    if limit == 0 || limit > PAGE.1 {
+        return Err(Problem::invalid(format!(
+            "limit {limit}: give 1 to {}",
+            PAGE.1
+        )));
+    }
     let registry = state.registry.clone();
-    let modules = tokio::task::spawn_blocking(move || registry.list(tenant.as_deref()))
-        .await
-        .map_err(|e| internal(&e))?;
-    Ok(Json(ModuleList { modules }).into_response())
+    let (modules, next) = tokio::task::spawn_blocking(move || {
+        registry.list(tenant.as_deref(), page.after.as_deref(), limit)
+    })
+    .await
+    .map_err(|e| internal(&e))?;
+    Ok(Json(ModuleList { modules, next }).into_response())
 }
 
 /// A module: versions (newest first), status chips, intents.

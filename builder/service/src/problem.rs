@@ -118,6 +118,10 @@ impl Problem {
             detail,
         )
     }
+    /// 409: the request conflicts with the resource's state.
+    pub fn conflict_state(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
     /// 413.
     pub fn too_large(detail: impl Into<String>) -> Problem {
         Problem::new(

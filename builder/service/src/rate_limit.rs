@@ -44,3 +44,60 @@ impl RateLimits {
         })
     }
 }
+
+/// Failed authentications per client address: past a small allowance an
+/// address is answered `429` for a while, before its key is even looked at,
+/// so keys cannot be guessed at the speed of the network.
+#[derive(Clone)]
+pub struct FailedAuth {
+    limiter: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    blocked: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, std::time::Instant>>>,
+}
+
+impl Default for FailedAuth {
+    fn default() -> Self {
+        // 5 failures a second sustained, 20 at once: a person mistyping a
+        // key never meets it; a guessing loop does within a second.
+        let quota = Quota::per_second(NonZeroU32::MIN.saturating_add(4))
+            .allow_burst(NonZeroU32::MIN.saturating_add(19));
+        FailedAuth {
+            limiter: Arc::new(RateLimiter::keyed(quota)),
+            blocked: Arc::default(),
+        }
+    }
+}
+
+impl FailedAuth {
+    /// `429` while `addr` is blocked.
+    pub fn check(&self, addr: std::net::IpAddr) -> Result<(), Problem> {
+        let now = std::time::Instant::now();
+        let until = self.blocked.lock().ok().and_then(|b| b.get(&addr).copied());
+        match until {
+            Some(until) if until > now => Err(Problem::rate_limited(
+                (until - now).as_secs_f64().ceil().max(1.0) as u64,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failed authentication from `addr`: the `401` to answer, or
+    /// `429` (and a block) once it is over its allowance.
+    pub fn failed(&self, addr: std::net::IpAddr) -> Problem {
+        match self.limiter.check_key(&addr) {
+            Ok(()) => Problem::unauthenticated(),
+            Err(not_until) => {
+                let wait = not_until
+                    .wait_time_from(DefaultClock::default().now())
+                    .max(std::time::Duration::from_secs(1));
+                if let Ok(mut blocked) = self.blocked.lock() {
+                    let now = std::time::Instant::now();
+                    if blocked.len() > 10_000 {
+                        blocked.retain(|_, until| *until > now);
+                    }
+                    blocked.insert(addr, now + wait);
+                }
+                Problem::rate_limited(wait.as_secs_f64().ceil() as u64)
+            }
+        }
+    }
+}

@@ -116,7 +116,11 @@ pub fn spec_path(job_dir: &Path, request: &AdapterRequest) -> PathBuf {
 
 /// How a job's spec is ingested: references confined to the job's own
 /// folder (named "the uploaded files" in messages, never by its path).
-pub fn ingest_options(job_dir: &Path, request: &AdapterRequest) -> aip_ingest::IngestOptions {
+pub fn ingest_options(
+    job_dir: &Path,
+    request: &AdapterRequest,
+    max_operations: usize,
+) -> aip_ingest::IngestOptions {
     let root = if request.entry.is_some() {
         job_dir.join(FILES_DIR)
     } else {
@@ -130,6 +134,10 @@ pub fn ingest_options(job_dir: &Path, request: &AdapterRequest) -> aip_ingest::I
             root,
             "the uploaded spec files",
         )),
+        limits: aip_ingest::Limits {
+            max_operations,
+            ..aip_ingest::Limits::default()
+        },
         ..Default::default()
     }
 }
@@ -165,6 +173,7 @@ impl AdapterRequest {
         self,
         allowed_key_refs: &[String],
         allowed_registries: &[String],
+        max_operations: usize,
     ) -> Result<Accepted, Problem> {
         if !aip_ir::is_valid_module_name(&self.name) {
             return Err(Problem::invalid(format!(
@@ -172,12 +181,9 @@ impl AdapterRequest {
                 self.name
             )));
         }
-        let version = self.version.clone().unwrap_or_else(|| "0.1.0".into());
-        if semver::Version::parse(&version).is_err() {
-            return Err(Problem::invalid(format!(
-                "version {version:?} is not semver (e.g. 1.2.3)"
-            )));
-        }
+        let version = aip_register::check_version(self.version.as_deref().unwrap_or("0.1.0"))
+            .map_err(Problem::invalid)?;
+        self.resources().check().map_err(Problem::invalid)?;
         let target = match (self.protocol, self.target) {
             (Protocol::Grpc, Some(TargetName::Wasm)) => {
                 return Err(Problem::not_supported(
@@ -227,7 +233,7 @@ impl AdapterRequest {
                 )));
             }
         }
-        let spec = self.spec_input()?;
+        let spec = self.spec_input(max_operations)?;
         // Stored normalised: defaults made explicit, the spec kept beside it.
         let mut request = self;
         request.spec = None;
@@ -246,8 +252,21 @@ impl AdapterRequest {
         Ok(Accepted { request, spec })
     }
 
+    /// The resources to write into the manifest, defaults filled in.
+    pub fn resources(&self) -> aip_register::Resources {
+        let requested = self.resources.as_ref();
+        aip_register::Resources {
+            cpu: requested
+                .and_then(|r| r.cpu.clone())
+                .unwrap_or_else(|| "250m".into()),
+            memory: requested
+                .and_then(|r| r.memory.clone())
+                .unwrap_or_else(|| "128Mi".into()),
+        }
+    }
+
     /// Exactly one way of sending the spec, checked.
-    fn spec_input(&self) -> Result<SpecInput, Problem> {
+    fn spec_input(&self, max_operations: usize) -> Result<SpecInput, Problem> {
         let given: Vec<&str> = [
             ("spec", self.spec.is_some()),
             ("source", self.source.is_some()),
@@ -290,6 +309,19 @@ impl AdapterRequest {
                 SpecInput::Inline(text.clone().into_bytes())
             }
             (Some(value @ serde_json::Value::Object(_)), ..) => {
+                // Counted on the value already parsed, before it is written
+                // and parsed again: a huge spec is refused in the time it
+                // took to arrive.
+                let count = aip_ingest::inline_operation_count(value);
+                if count > max_operations {
+                    return Err(Problem::from_ingest(
+                        &aip_ingest::IngestError::TooManyOperations {
+                            location: "spec".into(),
+                            count,
+                            limit: max_operations,
+                        },
+                    ));
+                }
                 SpecInput::Inline(serde_json::to_vec(value).unwrap_or_default())
             }
             (Some(_), ..) => {

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aip_pipeline::{BuildRequest, Observer, Stage};
-use aip_register::Resources;
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use crate::ServiceConfig;
@@ -119,15 +118,18 @@ async fn run_job(ctx: &JobContext, id: &str) {
             return;
         }
     };
-    match store.set_state(id, JobState::Running, None, None).await {
-        Ok(true) => {}
-        Ok(false) => return, // cancelled meanwhile
+    // The stop switch is in place before the job is taken, so a cancel
+    // that arrives from here on reaches this build (or finds it gone).
+    let guard = ctx.running.start(id, ctx.config.build_timeout);
+    failpoint_hold_start(id).await;
+    let attempt = match store.start(id).await {
+        Ok(Some(attempt)) => attempt,
+        Ok(None) => return, // cancelled (or ended) meanwhile: nothing runs
         Err(e) => {
             tracing::error!(job = id, "cannot start the job: {e}");
             return;
         }
-    }
-    let guard = ctx.running.start(id, ctx.config.build_timeout);
+    };
     ctx.metrics.builds_running(1);
     emit(
         store,
@@ -149,6 +151,7 @@ async fn run_job(ctx: &JobContext, id: &str) {
             let build = build_request(&ctx.config, &request, &job_dir, destination, &job.tenant);
             let push = request.push.clone();
             let cancel = guard.stop.flag();
+            let stop = guard.stop.clone();
             let built = tokio::task::spawn_blocking(move || {
                 let mut build = build?;
                 build.cancel = Some(cancel);
@@ -157,6 +160,8 @@ async fn run_job(ctx: &JobContext, id: &str) {
                     store: store2,
                     live: live2,
                     id: id2,
+                    attempt,
+                    stop,
                     metrics,
                     current: None,
                 };
@@ -184,13 +189,13 @@ async fn run_job(ctx: &JobContext, id: &str) {
             .unwrap_or_else(|e| Err(format!("the build task failed: {e}")));
             let pushed = match (built, push) {
                 (Ok(module), Some(dest)) if guard.stop.reason().is_none() => {
-                    push_module(ctx, id, &job.tenant, module, &dest).await
+                    push_module(ctx, id, attempt, &job.tenant, module, &dest).await
                 }
                 (built, _) => built.map_err(|e| (e, None)),
             };
             match (pushed, &ctx.announcer) {
                 (Ok(module), Some(announcer)) if guard.stop.reason().is_none() => {
-                    announce(ctx, announcer, id, &job.tenant, module).await
+                    announce(ctx, announcer, id, attempt, &job.tenant, module).await
                 }
                 (pushed, _) => pushed,
             }
@@ -202,8 +207,10 @@ async fn run_job(ctx: &JobContext, id: &str) {
     let (state, error, module) = match (outcome, stopped) {
         (Ok(module), None) => (JobState::Succeeded, None, Some(module)),
         (Err((error, module)), None) => (JobState::Failed, Some(error), module),
-        // Stopped: a module registered before the stop stays registered
-        // (registration is atomic) and is named.
+        // The job is no longer this build's: nothing to record.
+        (_, Some(StopReason::Lost)) => return,
+        // Stopped before it committed to registering, so nothing was
+        // registered (`outcome` is the cancellation).
         (outcome, Some(StopReason::Cancelled)) => (
             JobState::Cancelled,
             Some("cancelled while running".to_string()),
@@ -218,8 +225,9 @@ async fn run_job(ctx: &JobContext, id: &str) {
             outcome.ok(),
         ),
     };
+    // Recorded only if this attempt still holds the job.
     match store
-        .set_state(id, state, error.as_deref(), module.as_ref())
+        .finish(id, attempt, state, error.as_deref(), module.as_ref())
         .await
     {
         Ok(true) => {
@@ -244,6 +252,7 @@ async fn announce(
     ctx: &JobContext,
     announcer: &aip_fleet::Announcer,
     id: &str,
+    attempt: i64,
     tenant: &str,
     mut module: serde_json::Value,
 ) -> Result<serde_json::Value, (String, Option<serde_json::Value>)> {
@@ -252,7 +261,7 @@ async fn announce(
     let folder = ctx.registry.destination(tenant).folder(&name, &version);
     let data = serde_json::json!({"stage": "announce", "detail": aip_fleet::SUBJECT});
     emit(&ctx.store, &ctx.live, id, "stage", data).await;
-    let _ = ctx.store.set_stage(id, "announce").await;
+    let _ = ctx.store.set_stage(id, attempt, "announce").await;
     let spec_digest = module["spec_digest"]
         .as_str()
         .unwrap_or_default()
@@ -292,6 +301,7 @@ async fn announce(
 async fn push_module(
     ctx: &JobContext,
     id: &str,
+    attempt: i64,
     tenant: &str,
     mut module: serde_json::Value,
     dest: &str,
@@ -302,7 +312,7 @@ async fn push_module(
     let folder = ctx.registry.destination(tenant).folder(&name, &version);
     let data = serde_json::json!({"stage": "push", "detail": dest});
     emit(store, live, id, "stage", data).await;
-    let _ = store.set_stage(id, "push").await;
+    let _ = store.set_stage(id, attempt, "push").await;
     // Push progress is recorded live, as the build's is.
     let (lines, mut received) = mpsc::unbounded_channel::<String>();
     let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
@@ -396,10 +406,9 @@ fn build_request(
     let key = config.signing_key_for(key_ref, tenant).ok_or_else(|| {
         format!("signing key {key_ref:?} is no longer configured for tenant {tenant}")
     })?;
-    let resources = request.resources.clone();
     Ok(BuildRequest {
         spec: aip_ingest::SpecSource::File(crate::request::spec_path(job_dir, request)),
-        ingest: crate::request::ingest_options(job_dir, request),
+        ingest: crate::request::ingest_options(job_dir, request, config.max_operations),
         target: match request.target {
             Some(TargetName::Grpc) => aip_pipeline::Target::GrpcService,
             None if request.protocol == crate::request::Protocol::Grpc => {
@@ -417,16 +426,7 @@ fn build_request(
         // other, and earlier versions stay.
         destination,
         generated_dir: None,
-        resources: Resources {
-            cpu: resources
-                .as_ref()
-                .and_then(|r| r.cpu.clone())
-                .unwrap_or_else(|| "250m".into()),
-            memory: resources
-                .as_ref()
-                .and_then(|r| r.memory.clone())
-                .unwrap_or_else(|| "128Mi".into()),
-        },
+        resources: request.resources(),
         cache: aip_compile::CacheDirs::from_env(),
         use_compile_cache: true,
         cancel: None,
@@ -439,6 +439,10 @@ struct JobObserver {
     store: Store,
     live: broadcast::Sender<LiveEvent>,
     id: String,
+    /// The attempt this build holds the job with.
+    attempt: i64,
+    /// The build's stop switch: set when the job was taken from it.
+    stop: crate::stop::Stop,
     metrics: Metrics,
     /// The stage running and when it started.
     current: Option<(Stage, std::time::Instant)>,
@@ -463,9 +467,21 @@ impl Observer for JobObserver {
     fn stage(&mut self, stage: Stage, detail: &str) {
         self.finish_stage();
         self.current = Some((stage, std::time::Instant::now()));
-        let _ = self
+        // Each stage is entered only while this attempt holds the job; a
+        // build that lost it (cancelled, or taken by a later attempt)
+        // stops here. Registering commits: from then on the build is not
+        // stopped, so a module is registered exactly when the job succeeds.
+        let held = self
             .handle
-            .block_on(self.store.set_stage(&self.id, stage.name()));
+            .block_on(self.store.set_stage(&self.id, self.attempt, stage.name()))
+            .unwrap_or(false);
+        if !held {
+            let _ = self.stop.stop(StopReason::Lost);
+            return;
+        }
+        if stage == Stage::Register && !self.stop.commit() {
+            return;
+        }
         self.record(
             "stage",
             serde_json::json!({"stage": stage.name(), "detail": detail}),
@@ -488,6 +504,23 @@ impl Observer for JobObserver {
                 "line": warning.to_string(),
             }),
         );
+    }
+}
+
+/// A failpoint for tests (`AIP_FAILPOINT_HOLD_START=DIR`): after a build
+/// slot took the job and before the job is started, write `DIR/<id>.held`
+/// and wait (up to a minute) for `DIR/<id>.go`. It makes the race between a
+/// cancel and a start reproducible; unset, it does nothing.
+async fn failpoint_hold_start(id: &str) {
+    let Some(dir) = std::env::var_os("AIP_FAILPOINT_HOLD_START").map(PathBuf::from) else {
+        return;
+    };
+    let _ = std::fs::write(dir.join(format!("{id}.held")), b"");
+    for _ in 0..6000 {
+        if dir.join(format!("{id}.go")).exists() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

@@ -4,7 +4,7 @@
 //! `cancelled` or as `failed` (timed out).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aip_compile::CancelFlag;
@@ -16,13 +16,39 @@ pub enum StopReason {
     Cancelled,
     /// It ran longer than the time limit.
     TimedOut(Duration),
+    /// The job was taken from it (cancelled in the store, or started again
+    /// by a later attempt): it must not record anything.
+    Lost,
 }
 
 /// One running build's stop switch.
 #[derive(Clone, Default)]
 pub struct Stop {
     flag: CancelFlag,
-    why: Arc<OnceLock<StopReason>>,
+    state: Arc<Mutex<StopState>>,
+}
+
+/// Where a build stands with respect to stopping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum StopState {
+    /// It may still be stopped.
+    #[default]
+    Open,
+    /// It was stopped, for this reason.
+    Stopped(StopReason),
+    /// It is registering its module: too late to stop, it finishes.
+    Committed,
+}
+
+/// What asking a build to stop did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// No build of this process holds the job.
+    NotHere,
+    /// The build stops at its next check (cargo is killed).
+    Stopping,
+    /// The build is registering its module and finishes.
+    TooLate,
 }
 
 impl Stop {
@@ -31,15 +57,45 @@ impl Stop {
         self.flag.clone()
     }
 
-    /// Stops the build for `reason` (the first reason wins).
-    pub fn stop(&self, reason: StopReason) {
-        let _ = self.why.set(reason);
-        self.flag.cancel();
+    /// Stops the build for `reason` unless it has committed (the first
+    /// reason wins); `false` when it is too late.
+    pub fn stop(&self, reason: StopReason) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        match *state {
+            StopState::Committed => false,
+            StopState::Stopped(_) => true,
+            StopState::Open => {
+                *state = StopState::Stopped(reason);
+                self.flag.cancel();
+                true
+            }
+        }
+    }
+
+    /// Marks the build as registering its module, after which it is not
+    /// stopped; `false` when it was stopped first (it must not register).
+    pub fn commit(&self) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        match *state {
+            StopState::Open => {
+                *state = StopState::Committed;
+                true
+            }
+            StopState::Committed => true,
+            StopState::Stopped(_) => false,
+        }
     }
 
     /// Why it was stopped, if it was.
     pub fn reason(&self) -> Option<StopReason> {
-        self.why.get().copied()
+        match self.state.lock().ok().map(|s| *s) {
+            Some(StopState::Stopped(reason)) => Some(reason),
+            _ => None,
+        }
     }
 }
 
@@ -58,7 +114,7 @@ impl Running {
         let timer_stop = stop.clone();
         let timer = tokio::spawn(async move {
             tokio::time::sleep(limit).await;
-            timer_stop.stop(StopReason::TimedOut(limit));
+            let _ = timer_stop.stop(StopReason::TimedOut(limit));
         });
         RunningGuard {
             running: self.clone(),
@@ -68,15 +124,13 @@ impl Running {
         }
     }
 
-    /// Cancels job `id` if it is running here; `false` when it is not.
-    pub fn cancel(&self, id: &str) -> bool {
+    /// Cancels job `id` if a build of this process holds it.
+    pub fn cancel(&self, id: &str) -> StopOutcome {
         let stop = self.0.lock().ok().and_then(|map| map.get(id).cloned());
         match stop {
-            Some(stop) => {
-                stop.stop(StopReason::Cancelled);
-                true
-            }
-            None => false,
+            Some(stop) if stop.stop(StopReason::Cancelled) => StopOutcome::Stopping,
+            Some(_) => StopOutcome::TooLate,
+            None => StopOutcome::NotHere,
         }
     }
 }

@@ -166,6 +166,15 @@ pub struct Store {
     pool: AnyPool,
 }
 
+/// `'a', 'b'` for an SQL `IN` list of states (a closed set of literals).
+fn states_sql(states: &[JobState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -298,28 +307,25 @@ impl Store {
         rows.iter().map(job_from_row).collect()
     }
 
-    /// Moves a job to `state` (and `stage`); sets start and end times.
-    /// A job that has ended is never moved again: returns `false` then.
-    pub async fn set_state(
+    /// Moves job `id` to `to` only while it is in one of `from` (a
+    /// compare-and-set: of a cancel and a start racing, exactly one wins).
+    /// Ending states set the end time. `true` when it moved.
+    pub async fn transition(
         &self,
         id: &str,
-        state: JobState,
+        from: &[JobState],
+        to: JobState,
         error: Option<&str>,
-        module: Option<&serde_json::Value>,
     ) -> Result<bool, ServiceError> {
-        let now = now_ms();
-        let done = sqlx::query(
-            "UPDATE jobs SET state = $1, error = COALESCE($2, error), module = COALESCE($3, module), \
-             started_at = CASE WHEN $1 = 'running' THEN $4 ELSE started_at END, \
-             attempts = attempts + CASE WHEN $1 = 'running' THEN 1 ELSE 0 END, \
-             stage = CASE WHEN $1 = 'running' THEN NULL ELSE stage END, \
-             finished_at = CASE WHEN $1 IN ('succeeded', 'failed', 'cancelled') THEN $4 ELSE finished_at END \
-             WHERE id = $5 AND state NOT IN ('succeeded', 'failed', 'cancelled')",
-        )
-        .bind(state.as_str())
+        let from = states_sql(from);
+        let done = sqlx::query(&format!(
+            "UPDATE jobs SET state = $1, error = COALESCE($2, error), \
+             finished_at = CASE WHEN $1 IN ('succeeded', 'failed', 'cancelled') THEN $3 ELSE finished_at END \
+             WHERE id = $4 AND state IN ({from})"
+        ))
+        .bind(to.as_str())
         .bind(error)
-        .bind(module.map(ToString::to_string))
-        .bind(now)
+        .bind(now_ms())
         .bind(id)
         .execute(&self.pool)
         .await
@@ -327,15 +333,70 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records the stage a running job is in.
-    pub async fn set_stage(&self, id: &str, stage: &str) -> Result<(), ServiceError> {
-        sqlx::query("UPDATE jobs SET stage = $1 WHERE id = $2")
-            .bind(stage)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(store_err)?;
-        Ok(())
+    /// Takes job `id` for a build: `queued` (or `running`, for a job the
+    /// service stopped during) becomes `running` with the next attempt
+    /// number, which the build then holds. `None` when the job is no
+    /// longer there to take (cancelled, ended).
+    pub async fn start(&self, id: &str) -> Result<Option<i64>, ServiceError> {
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', started_at = $1, attempts = attempts + 1, stage = NULL \
+             WHERE id = $2 AND state IN ('queued', 'running') RETURNING attempts",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_err)?;
+        row.map(|r| r.try_get::<i64, _>("attempts"))
+            .transpose()
+            .map_err(store_err)
+    }
+
+    /// Records the outcome of attempt `attempt`, only if it still holds the
+    /// job: a build that lost its job (cancelled, or taken by a later
+    /// attempt) records nothing. `true` when recorded.
+    pub async fn finish(
+        &self,
+        id: &str,
+        attempt: i64,
+        state: JobState,
+        error: Option<&str>,
+        module: Option<&serde_json::Value>,
+    ) -> Result<bool, ServiceError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, error = $2, module = $3, finished_at = $4 \
+             WHERE id = $5 AND state = 'running' AND attempts = $6",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(module.map(ToString::to_string))
+        .bind(now_ms())
+        .bind(id)
+        .bind(attempt)
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the stage attempt `attempt` of job `id` entered; `false`
+    /// (nothing written) when that attempt no longer holds the job.
+    pub async fn set_stage(
+        &self,
+        id: &str,
+        attempt: i64,
+        stage: &str,
+    ) -> Result<bool, ServiceError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET stage = $1 WHERE id = $2 AND state = 'running' AND attempts = $3",
+        )
+        .bind(stage)
+        .bind(id)
+        .bind(attempt)
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Appends an event; returns it with its sequence number.

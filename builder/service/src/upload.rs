@@ -75,7 +75,7 @@ pub fn from_map(
     for (name, text) in files {
         total += text.len() as u64;
         if total > limits.max_total_bytes {
-            return Err(too_large("files", limits));
+            return Err(too_large("files", name, limits));
         }
         insert(
             &mut out,
@@ -134,7 +134,7 @@ fn from_tar(bytes: &[u8], limits: UploadLimits) -> Result<SpecFiles, Problem> {
         let path = checked_path(&name, "archive")?;
         count += 1;
         if count > limits.max_files {
-            return Err(too_many(limits));
+            return Err(too_many(&name, limits));
         }
         let text = read_capped(&mut entry, &mut total, limits, &name)?;
         insert(&mut out, path, text, &name, "archive")?;
@@ -146,7 +146,12 @@ fn from_zip(bytes: &[u8], limits: UploadLimits) -> Result<SpecFiles, Problem> {
     let bad = |e: zip::result::ZipError| Problem::invalid(format!("archive: unreadable zip: {e}"));
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(bad)?;
     if archive.len() > limits.max_files {
-        return Err(too_many(limits));
+        let name = archive
+            .name_for_index(limits.max_files)
+            .and_then(Result::ok)
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_else(|| "?".into());
+        return Err(too_many(&name, limits));
     }
     let mut out = SpecFiles::new();
     let mut total = 0u64;
@@ -168,7 +173,7 @@ fn from_zip(bytes: &[u8], limits: UploadLimits) -> Result<SpecFiles, Problem> {
         }
         let path = checked_path(&name, "archive")?;
         if total.saturating_add(entry.size()) > limits.max_total_bytes {
-            return Err(too_large("archive", limits));
+            return Err(too_large("archive", &name, limits));
         }
         let text = read_capped(&mut entry, &mut total, limits, &name)?;
         insert(&mut out, path, text, &name, "archive")?;
@@ -191,7 +196,7 @@ fn read_capped(
         .map_err(|e| Problem::invalid(format!("archive: cannot read entry {name:?}: {e}")))?;
     *total += text.len() as u64;
     if *total > limits.max_total_bytes {
-        return Err(too_large("archive", limits));
+        return Err(too_large("archive", name, limits));
     }
     Ok(text)
 }
@@ -215,16 +220,16 @@ fn insert(
     Ok(())
 }
 
-fn too_many(limits: UploadLimits) -> Problem {
+fn too_many(name: &str, limits: UploadLimits) -> Problem {
     Problem::invalid(format!(
-        "archive: more than {} files; at most {} are accepted",
-        limits.max_files, limits.max_files
+        "archive: entry {name:?} is one more than the {} files accepted",
+        limits.max_files
     ))
 }
 
-fn too_large(field: &str, limits: UploadLimits) -> Problem {
+fn too_large(field: &str, name: &str, limits: UploadLimits) -> Problem {
     Problem::too_large(format!(
-        "{field}: the files add up to more than {} bytes uncompressed",
+        "{field}: at entry {name:?} the files add up to more than {} bytes uncompressed",
         limits.max_total_bytes
     ))
 }

@@ -32,10 +32,12 @@ impl KeyRef {
     /// The PEM text the reference points at.
     pub fn read(&self) -> Result<String, SignError> {
         match self {
-            KeyRef::File(path) => std::fs::read_to_string(path).map_err(|source| SignError::Read {
-                reference: path.display().to_string(),
-                source,
-            }),
+            KeyRef::File(path) => regular_file(path)
+                .and_then(|()| std::fs::read_to_string(path))
+                .map_err(|source| SignError::Read {
+                    reference: path.display().to_string(),
+                    source,
+                }),
             KeyRef::Env(var) => {
                 std::env::var(var).map_err(|_| SignError::EnvUnset(format!("env://{var}")))
             }
@@ -77,5 +79,17 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+}
+
+/// `Ok` for a regular file: a FIFO or device would block a reader.
+fn regular_file(path: &std::path::Path) -> std::io::Result<()> {
+    if std::fs::metadata(path)?.is_file() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a folder, FIFO or device)",
+        ))
     }
 }

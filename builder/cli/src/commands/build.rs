@@ -90,6 +90,10 @@ impl Opts {
     pub fn run(self) -> Result<(), CliError> {
         let mut progress = Progress::new(self.format);
         // A bad destination is refused before anything is built.
+        crate::exit::check_out_folder(&self.out, "--out")?;
+        if let Some(generated) = &self.generated {
+            crate::exit::check_out_folder(generated, "--generated")?;
+        }
         let push_to = self
             .push
             .as_deref()

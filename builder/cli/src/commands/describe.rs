@@ -29,7 +29,7 @@ impl Opts {
             let text = if module.manifest.runtime.kind == aip_register::Runtime::GRPC {
                 // A service image: run its executable on a loopback port
                 // and ask `Describe`, as the platform would.
-                aip_host::service::ServiceProcess::start(&module.payload, &[("AIP_LOG", "warn")])
+                aip_host::service::ServiceProcess::start(&module.payload, &[("AIP_LOG", "info")])
                     .and_then(|service| service.describe())
                     .map_err(internal)?
             } else {

@@ -36,6 +36,9 @@ impl Opts {
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
         let mut progress = Progress::new(self.format);
+        if let Some(out) = &self.out {
+            crate::exit::check_out_folder(out, "--out")?;
+        }
         let mut ingested = self.spec.ingest(&mut progress)?;
         if let Some(url) = &self.vendor_url {
             aip_pipeline::set_vendor_url(&mut ingested.api, url).map_err(user)?;
@@ -47,6 +50,7 @@ impl Opts {
         aip_pipeline::check_target(api, target).map_err(user)?;
         progress.stage("render", &format!("{} templates", target.dir_name()));
         let rendered = aip_render::render_target(api, target).map_err(internal)?;
+        aip_pipeline::check_rendered_size(&rendered).map_err(user)?;
         let out = self
             .out
             .clone()

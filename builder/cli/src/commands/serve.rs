@@ -43,6 +43,10 @@ pub struct Opts {
     /// Largest request body in bytes [default: 16 MiB].
     #[arg(long)]
     max_body_bytes: Option<usize>,
+    /// Most operations one spec may define [default: 5000]; larger specs are
+    /// refused when submitted.
+    #[arg(long)]
+    max_operations: Option<usize>,
     /// A host `source` URLs may name although it resolves to a loopback or
     /// private address (repeatable; e.g. an internal spec server).
     #[arg(long = "allow-host", value_name = "HOST")]
@@ -170,6 +174,10 @@ impl Opts {
                 .max_body_bytes
                 .or(section.max_body_bytes)
                 .unwrap_or(16 << 20),
+            max_operations: self
+                .max_operations
+                .or(section.max_operations)
+                .unwrap_or(aip_ingest::Limits::default().max_operations),
             api_keys,
             signing_keys,
             allow_hosts,

@@ -99,6 +99,9 @@ fn compile_sources(
             "no such file or folder",
         )));
     }
+    if !path.is_dir() && !path.is_file() {
+        return Err(read_err(crate::source::not_regular()));
+    }
     let mut inputs = Vec::new();
     let default_root = if path.is_dir() {
         collect_protos(path, &mut inputs).map_err(read_err)?;
@@ -296,6 +299,13 @@ fn lower(
     if operations.is_empty() {
         return Err(IngestError::NoOperations {
             location: location.to_string(),
+        });
+    }
+    if operations.len() > opts.limits.max_operations {
+        return Err(IngestError::TooManyOperations {
+            location: location.to_string(),
+            count: operations.len(),
+            limit: opts.limits.max_operations,
         });
     }
     let title = match services.as_slice() {

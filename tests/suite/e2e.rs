@@ -313,7 +313,7 @@ fn every_operation_of_a_real_spec_is_callable() {
     let v = FakeVendor::start(|_| json_reply(json!({"ok": true})));
     let loaded = aip_host::LoadedComponent::new(&module.payload).expect("loads");
     let mut allow = aip_host::AllowList::new(module.manifest.permissions.net.clone());
-    allow.push(&v.url().trim_start_matches("http://").to_string());
+    allow.push(v.url().trim_start_matches("http://"));
     // One instance, reused for every call.
     let mut adapter = loaded
         .instantiate(&aip_host::HostOptions {

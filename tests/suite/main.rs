@@ -3,6 +3,12 @@
 //!
 //! Every test drives the real `aip-builder` binary or the real pipeline
 //! crates; the only stand-in is the vendor's HTTP server.
+//!
+//! A failed `expect` is how a test says what went wrong: the workspace's
+//! `unwrap_used`/`expect_used` lints are for code users run, not for this
+//! binary (clippy's `allow-*-in-tests` covers only `#[test]` functions,
+//! not the helpers they share).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod support;
 

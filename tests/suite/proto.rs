@@ -160,9 +160,12 @@ fn describe_protos(files: &[(&str, &str)], entry: &str) -> std::process::Output 
     aip(&dir, &["describe", entry, "--proto-path", "root"])
 }
 
+/// Files (path, text), the entry to describe, and the expected message.
+type ProtoCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 #[test]
 fn bad_protos_are_located() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let cases: &[ProtoCase] = &[
         (
             &[(
                 "root/a.proto",

@@ -148,9 +148,12 @@ fn second_security_alternative_is_used_when_the_first_is_missing() {
     assert!(!req.path_and_query.contains("api_key"));
 }
 
+/// Input JSON, credentials (scheme, value), and the expected message.
+type InputCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn bad_input_is_reported_precisely() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[InputCase] = &[
         ("not json", &[("key", "k")], "input is not valid JSON"),
         ("[1]", &[("key", "k")], "input must be a JSON object"),
         (

@@ -88,7 +88,7 @@ fn killed_service_case(extra: &[&str], tag: &str) {
     };
     assert_eq!(
         names(data.path().join("modules/acme")),
-        [name.clone()],
+        std::slice::from_ref(&name),
         "one module"
     );
     assert_eq!(

@@ -5,6 +5,9 @@
 //! loopback port, one reused channel, `Invoke` per call).
 //!
 //! cargo run --release -p aip-builder --example invoke_latency -- <MODULE_DIR> <OPERATION> '<input json>' <direct path>
+//!
+//! A benchmark harness: a failed setup step ends it with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 

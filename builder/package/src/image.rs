@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(a.index_bytes(), b.index_bytes());
         let layer = a.get_blob(&ia.layer.digest).unwrap_or_default();
         assert_eq!(
-            executable_from_layer(&layer).map_err(|e| e.to_string()),
+            executable_from_layer(layer).map_err(|e| e.to_string()),
             Ok(exe)
         );
     }

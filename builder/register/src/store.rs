@@ -160,6 +160,19 @@ pub(crate) fn payload(
     }
 }
 
+/// Reads a regular file (a FIFO or device in a module folder would block).
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>, RegisterError> {
+    let meta = std::fs::metadata(path).map_err(|e| RegisterError::io("read", path, e))?;
+    if !meta.is_file() {
+        let e = std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a folder, FIFO or device)",
+        );
+        return Err(RegisterError::io("read", path, e));
+    }
+    std::fs::read(path).map_err(|e| RegisterError::io("read", path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,17 +220,4 @@ mod tests {
         assert!(register(dir.path(), &module).is_err());
         assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
     }
-}
-
-/// Reads a regular file (a FIFO or device in a module folder would block).
-pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>, RegisterError> {
-    let meta = std::fs::metadata(path).map_err(|e| RegisterError::io("read", path, e))?;
-    if !meta.is_file() {
-        let e = std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file (a folder, FIFO or device)",
-        );
-        return Err(RegisterError::io("read", path, e));
-    }
-    std::fs::read(path).map_err(|e| RegisterError::io("read", path, e))
 }

@@ -138,7 +138,6 @@ pub fn ingest_options(
             max_operations,
             ..aip_ingest::Limits::default()
         },
-        ..Default::default()
     }
 }
 

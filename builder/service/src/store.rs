@@ -555,26 +555,46 @@ mod tests {
             Inserted::Existing(existing) => assert_eq!(existing.id, "j1"),
             Inserted::New(_) => panic!("a second job for one Idempotency-Key"),
         }
+        let attempt = store.start("j1").await.expect("start").expect("taken");
+        assert_eq!(attempt, 1);
         assert!(
             store
-                .set_state("j1", JobState::Running, None, None)
+                .set_stage("j1", attempt, "compile")
                 .await
-                .expect("run")
+                .expect("stage")
         );
-        store.set_stage("j1", "compile").await.expect("stage");
+        // A stale attempt records nothing.
+        assert!(
+            !store
+                .set_stage("j1", attempt + 1, "package")
+                .await
+                .expect("stale")
+        );
         assert!(
             store
-                .set_state("j1", JobState::Failed, Some("boom"), None)
+                .finish("j1", attempt, JobState::Failed, Some("boom"), None)
                 .await
                 .expect("fail")
         );
-        // Ended: never moved again.
+        // Ended: never moved again, by a build or a cancel.
         assert!(
             !store
-                .set_state("j1", JobState::Succeeded, None, None)
+                .finish("j1", attempt, JobState::Succeeded, None, None)
                 .await
                 .expect("noop")
         );
+        assert!(
+            !store
+                .transition(
+                    "j1",
+                    &[JobState::Queued, JobState::Running],
+                    JobState::Cancelled,
+                    None
+                )
+                .await
+                .expect("noop")
+        );
+        assert_eq!(store.start("j1").await.expect("start"), None);
         let j1 = store.get("j1").await.expect("get").expect("j1");
         assert_eq!(
             (

@@ -53,6 +53,18 @@ impl KeyRef {
     }
 }
 
+/// `Ok` for a regular file: a FIFO or device would block a reader.
+fn regular_file(path: &std::path::Path) -> std::io::Result<()> {
+    if std::fs::metadata(path)?.is_file() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a folder, FIFO or device)",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,17 +91,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-}
-
-/// `Ok` for a regular file: a FIFO or device would block a reader.
-fn regular_file(path: &std::path::Path) -> std::io::Result<()> {
-    if std::fs::metadata(path)?.is_file() {
-        Ok(())
-    } else {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file (a folder, FIFO or device)",
-        ))
     }
 }

@@ -382,7 +382,7 @@ fn apply_credentials(
                 .iter()
                 .any(|s| s.name == *scheme_name && s.kind != SchemeKind::Unsupported)
     };
-    let Some(alternative) = op.security.iter().find(|alt| alt.iter().all(|s| usable(s))) else {
+    let Some(alternative) = op.security.iter().find(|alt| alt.iter().all(&usable)) else {
         let options: Vec<String> = op.security.iter().map(|alt| alt.join(" + ")).collect();
         return Err(BuildError::MissingCredential(format!(
             "operation {} needs credentials for one of: {}",

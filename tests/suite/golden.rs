@@ -38,34 +38,62 @@ fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
         .files
 }
 
-#[test]
-fn generated_sources_match_the_specs() {
+// One test per line of specs/index.txt (written by builder/cli/build.rs):
+// `sources_of_<name>_<target>`.
+include!(concat!(env!("OUT_DIR"), "/golden_cases.rs"));
+
+/// generated/<name>/<target> is exactly what its spec renders to; a
+/// difference shows the first differing lines of each file.
+fn check_golden_sources(name: &str, target: &str) {
+    let spec = spec_index()
+        .into_iter()
+        .find(|s| s.name == name && s.target() == target)
+        .unwrap_or_else(|| panic!("{name} ({target}) is not in specs/index.txt"));
+    let rendered = render(&spec);
+    let dir = spec.generated_dir();
+    let on_disk = snapshot(&repo(&dir));
     let mut drift = Vec::new();
-    for spec in spec_index() {
-        let rendered = render(&spec);
-        let dir = spec.generated_dir();
-        let on_disk = snapshot(&repo(&dir));
-        for (path, bytes) in &rendered {
-            match on_disk.get(path) {
-                None => drift.push(format!("{dir}/{path}: missing")),
-                Some(disk) if disk != bytes => {
-                    drift.push(format!(
-                        "{dir}/{path}: differs\n{}",
-                        first_difference(disk, bytes)
-                    ));
-                }
-                Some(_) => {}
+    for (path, bytes) in &rendered {
+        match on_disk.get(path) {
+            None => drift.push(format!("{dir}/{path}: missing")),
+            Some(disk) if disk != bytes => {
+                drift.push(format!(
+                    "{dir}/{path}: differs\n{}",
+                    first_difference(disk, bytes)
+                ));
             }
+            Some(_) => {}
         }
-        for path in on_disk.keys().filter(|p| !rendered.contains_key(*p)) {
-            drift.push(format!("{dir}/{path}: not rendered any more"));
-        }
+    }
+    for path in on_disk.keys().filter(|p| !rendered.contains_key(*p)) {
+        drift.push(format!("{dir}/{path}: not rendered any more"));
     }
     assert!(
         drift.is_empty(),
         "generated/ drifted from specs/:\n{}\nhint: run ci/generate and commit generated/",
         drift.join("\n")
     );
+}
+
+#[test]
+fn every_generated_folder_has_its_line_in_the_index() {
+    let index = spec_index();
+    for entry in std::fs::read_dir(repo("generated"))
+        .expect("generated/")
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        for target in std::fs::read_dir(entry.path())
+            .expect("target dirs")
+            .flatten()
+        {
+            let target = target.file_name().to_string_lossy().into_owned();
+            assert!(
+                index.iter().any(|s| s.name == name && s.target() == target),
+                "generated/{name}/{target} has no line in specs/index.txt (remove it, or add the spec)"
+            );
+        }
+    }
 }
 
 /// The first differing line of two texts, with two lines of context, as

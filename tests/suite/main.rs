@@ -33,6 +33,7 @@ mod service;
 mod service_harness;
 mod service_jobs;
 mod service_uploads;
+mod tidy;
 mod verify;
 
 // The adapter runtime's request builder is plain Rust with no WASI

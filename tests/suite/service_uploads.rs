@@ -242,13 +242,13 @@ fn hostile_archives_are_refused_naming_the_entry_and_nothing_is_written() {
         (
             "10,000 entries",
             zip_of(&many_refs, false),
-            "more than 1000 files",
+            "entry \"f1000.yaml\" is one more than the 1000 files",
             422,
         ),
         (
             "zip bomb",
             zip_of(&[("spec.yaml", &zeros)], true),
-            "more than 67108864 bytes",
+            "at entry \"spec.yaml\" the files add up to more than 67108864 bytes",
             413,
         ),
         (

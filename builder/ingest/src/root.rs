@@ -126,9 +126,11 @@ mod tests {
             Some(PathBuf::from("/r/common/E.json"))
         );
         assert_eq!(
-            normalize(Path::new("/r/../../etc/passwd")),
+            normalize(Path::new("/r/x/../../etc/passwd")),
             Some(PathBuf::from("/etc/passwd"))
         );
+        // Above the top: no path at all (and so outside any root).
+        assert_eq!(normalize(Path::new("/r/../../etc/passwd")), None);
         assert_eq!(normalize(Path::new("a/../..")), None);
     }
 

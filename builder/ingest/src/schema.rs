@@ -149,10 +149,7 @@ impl SchemaLowerer {
                         Err(other) => return Err(other),
                     };
                     let name = self.def_name(docs, &target);
-                    out.insert(
-                        "$ref".into(),
-                        Value::String(format!("#/$defs/{}", pointer::escape(&name))),
-                    );
+                    out.insert("$ref".into(), Value::String(aip_ir::def_ref(&name)));
                 }
                 k if SINGLE.contains(&k) => {
                     let lowered = match v {
@@ -297,8 +294,7 @@ impl SchemaLowerer {
                 return None;
             }
             let r = obj.get("$ref")?.as_str()?;
-            r.strip_prefix("#/$defs/")
-                .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            aip_ir::def_name(r)
         };
         for start in self.defs.keys() {
             let mut chain = vec![start.clone()];

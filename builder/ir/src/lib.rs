@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use names::{intent_for, is_valid_module_name, words};
-pub use schema::{input_schema_root, output_schema_root, schema_closure};
+pub use schema::{
+    DEFS_PREFIX, def_name, def_ref, input_schema_root, output_schema_root, schema_closure,
+};
 
 /// One vendor API, ready to render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

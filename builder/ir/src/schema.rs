@@ -6,7 +6,25 @@ use serde_json::{Map, Value, json};
 
 use crate::{Api, Operation};
 
-const DEFS_PREFIX: &str = "#/$defs/";
+/// What every reference to a named schema starts with.
+pub const DEFS_PREFIX: &str = "#/$defs/";
+
+/// The reference to the named schema `name`: `#/$defs/<name>`, the name
+/// escaped as a JSON pointer token. The one place the format is written.
+pub fn def_ref(name: &str) -> String {
+    format!(
+        "{DEFS_PREFIX}{}",
+        name.replace('~', "~0").replace('/', "~1")
+    )
+}
+
+/// The schema name a `#/$defs/<name>` reference points at (unescaped);
+/// `None` for any other reference. The one place the format is read.
+pub fn def_name(reference: &str) -> Option<String> {
+    let rest = reference.strip_prefix(DEFS_PREFIX)?;
+    let token = rest.split('/').next().unwrap_or(rest);
+    Some(unescape_pointer_token(token))
+}
 
 /// The JSON Schema of an operation's input object: every parameter under its
 /// input key, plus `body` (for gRPC methods: the request message itself).
@@ -98,10 +116,9 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(obj) => {
             if let Some(Value::String(r)) = obj.get("$ref")
-                && let Some(rest) = r.strip_prefix(DEFS_PREFIX)
+                && let Some(name) = def_name(r)
             {
-                let name = rest.split('/').next().unwrap_or(rest);
-                out.push(unescape_pointer_token(name));
+                out.push(name);
             }
             for v in obj.values() {
                 collect_refs(v, out);

@@ -8,6 +8,7 @@
 
 mod describe;
 mod model;
+mod runtime_enums;
 mod sanitize;
 mod templates;
 
@@ -18,6 +19,7 @@ use minijinja::{Environment, UndefinedBehavior};
 
 pub use describe::describe_document;
 pub use model::{CrateModel, choose_media_type, crate_model};
+pub use runtime_enums::{Encoding, Kind, Location, SchemeKind, Style};
 pub use sanitize::{IdentScope, rust_str, snake_ident};
 
 /// What can go wrong while rendering. Any of these is a bug in aip-builder

@@ -6,6 +6,7 @@ use aip_ir::{Api, ApiKeyLocation, Operation, ParamLocation, ParamStyle, Security
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::runtime_enums::{Encoding, Kind, Location, SchemeKind, Style};
 use crate::sanitize::IdentScope;
 
 /// What the templates of every target see.
@@ -31,7 +32,7 @@ pub struct SchemeModel {
     /// Scheme name.
     pub name: String,
     /// `SchemeKind` variant.
-    pub kind: &'static str,
+    pub kind: SchemeKind,
     /// The variant's string argument, if it has one.
     pub arg: Option<String>,
 }
@@ -67,9 +68,9 @@ pub struct ParamModel {
     /// Input key.
     pub key: String,
     /// `Location` variant.
-    pub location: &'static str,
+    pub location: Location,
     /// `Style` variant.
-    pub style: &'static str,
+    pub style: Style,
     /// Explode flag.
     pub explode: bool,
     /// Required flag.
@@ -77,7 +78,7 @@ pub struct ParamModel {
     /// allowReserved flag.
     pub allow_reserved: bool,
     /// `Kind` variant.
-    pub kind: &'static str,
+    pub kind: Kind,
 }
 
 /// The request body.
@@ -88,7 +89,7 @@ pub struct BodyModel {
     /// Media type sent.
     pub media_type: String,
     /// `Encoding` variant.
-    pub encoding: &'static str,
+    pub encoding: Encoding,
 }
 
 /// Builds the render model of `api`.
@@ -122,15 +123,15 @@ fn scheme_model(name: &str, scheme: &SecurityScheme) -> SchemeModel {
     let (kind, arg) = match scheme {
         SecurityScheme::ApiKey { name, location } => (
             match location {
-                ApiKeyLocation::Header => "Header",
-                ApiKeyLocation::Query => "Query",
-                ApiKeyLocation::Cookie => "Cookie",
+                ApiKeyLocation::Header => SchemeKind::Header,
+                ApiKeyLocation::Query => SchemeKind::Query,
+                ApiKeyLocation::Cookie => SchemeKind::Cookie,
             },
             Some(name.clone()),
         ),
-        SecurityScheme::Basic => ("Basic", None),
-        SecurityScheme::Bearer { .. } => ("Bearer", None),
-        SecurityScheme::Unsupported { .. } => ("Unsupported", None),
+        SecurityScheme::Basic => (SchemeKind::Basic, None),
+        SecurityScheme::Bearer { .. } => (SchemeKind::Bearer, None),
+        SecurityScheme::Unsupported { .. } => (SchemeKind::Unsupported, None),
     };
     SchemeModel {
         name: name.to_string(),
@@ -158,19 +159,19 @@ fn operation_model(api: &Api, op: &Operation, scope: &mut IdentScope) -> Operati
                 name: p.name.clone(),
                 key: p.input_key.clone(),
                 location: match p.location {
-                    ParamLocation::Path => "Path",
-                    ParamLocation::Query => "Query",
-                    ParamLocation::Header => "Header",
-                    ParamLocation::Cookie => "Cookie",
+                    ParamLocation::Path => Location::Path,
+                    ParamLocation::Query => Location::Query,
+                    ParamLocation::Header => Location::Header,
+                    ParamLocation::Cookie => Location::Cookie,
                 },
                 style: match p.style {
-                    ParamStyle::Simple => "Simple",
-                    ParamStyle::Matrix => "Matrix",
-                    ParamStyle::Label => "Label",
-                    ParamStyle::Form => "Form",
-                    ParamStyle::SpaceDelimited => "SpaceDelimited",
-                    ParamStyle::PipeDelimited => "PipeDelimited",
-                    ParamStyle::DeepObject => "DeepObject",
+                    ParamStyle::Simple => Style::Simple,
+                    ParamStyle::Matrix => Style::Matrix,
+                    ParamStyle::Label => Style::Label,
+                    ParamStyle::Form => Style::Form,
+                    ParamStyle::SpaceDelimited => Style::SpaceDelimited,
+                    ParamStyle::PipeDelimited => Style::PipeDelimited,
+                    ParamStyle::DeepObject => Style::DeepObject,
                 },
                 explode: p.explode,
                 required: p.required,
@@ -193,13 +194,13 @@ fn operation_model(api: &Api, op: &Operation, scope: &mut IdentScope) -> Operati
 }
 
 /// A media-type predicate and the `Encoding` variant it selects.
-type MediaTypeRule = (fn(&str) -> bool, &'static str);
+type MediaTypeRule = (fn(&str) -> bool, Encoding);
 
 /// Picks the media type the adapter sends: JSON first, then forms, then
 /// text, then anything else as bytes.
 pub fn choose_media_type<'a>(
     types: impl Iterator<Item = &'a str> + Clone,
-) -> Option<(String, &'static str)> {
+) -> Option<(String, Encoding)> {
     let base = |t: &str| {
         t.split(';')
             .next()
@@ -208,14 +209,17 @@ pub fn choose_media_type<'a>(
             .to_ascii_lowercase()
     };
     let ranked: [MediaTypeRule; 5] = [
-        (|t| t == "application/json" || t.ends_with("+json"), "Json"),
+        (
+            |t| t == "application/json" || t.ends_with("+json"),
+            Encoding::Json,
+        ),
         (
             |t| t == "application/x-www-form-urlencoded",
-            "FormUrlEncoded",
+            Encoding::FormUrlEncoded,
         ),
-        (|t| t == "multipart/form-data", "Multipart"),
-        (|t| t.starts_with("text/"), "Text"),
-        (|t| !t.is_empty() && !t.contains('*'), "Binary"),
+        (|t| t == "multipart/form-data", Encoding::Multipart),
+        (|t| t.starts_with("text/"), Encoding::Text),
+        (|t| !t.is_empty() && !t.contains('*'), Encoding::Binary),
     ];
     for (matches, encoding) in ranked {
         if let Some(t) = types.clone().find(|t| matches(&base(t))) {
@@ -226,24 +230,24 @@ pub fn choose_media_type<'a>(
     types
         .clone()
         .next()
-        .map(|_| ("application/json".to_string(), "Json"))
+        .map(|_| ("application/json".to_string(), Encoding::Json))
 }
 
 /// The `Kind` variant for a parameter schema.
-fn value_kind(api: &Api, schema: &Value) -> &'static str {
+fn value_kind(api: &Api, schema: &Value) -> Kind {
     let mut schema = schema;
     // Follow a few `$ref`s into the named schemas.
     for _ in 0..8 {
         let Some(name) = schema
             .get("$ref")
             .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix("#/$defs/"))
+            .and_then(aip_ir::def_name)
         else {
             break;
         };
-        match api.schemas.get(&name.replace("~1", "/").replace("~0", "~")) {
+        match api.schemas.get(&name) {
             Some(target) => schema = target,
-            None => return "Any",
+            None => return Kind::Any,
         }
     }
     let ty = match schema.get("type") {
@@ -263,13 +267,13 @@ fn value_kind(api: &Api, schema: &Value) -> &'static str {
         _ => None,
     };
     match ty {
-        Some("string") => "String",
-        Some("integer") => "Integer",
-        Some("number") => "Number",
-        Some("boolean") => "Boolean",
-        Some("array") => "Array",
-        Some("object") => "Object",
-        _ => "Any",
+        Some("string") => Kind::String,
+        Some("integer") => Kind::Integer,
+        Some("number") => Kind::Number,
+        Some("boolean") => Kind::Boolean,
+        Some("array") => Kind::Array,
+        Some("object") => Kind::Object,
+        _ => Kind::Any,
     }
 }
 
@@ -282,21 +286,24 @@ mod tests {
         let pick = |types: &[&str]| choose_media_type(types.iter().copied());
         assert_eq!(
             pick(&["application/xml", "application/json"]),
-            Some(("application/json".into(), "Json"))
+            Some(("application/json".into(), Encoding::Json))
         );
         assert_eq!(
             pick(&["application/merge-patch+json"]),
-            Some(("application/merge-patch+json".into(), "Json"))
+            Some(("application/merge-patch+json".into(), Encoding::Json))
         );
         assert_eq!(
             pick(&["multipart/form-data", "application/x-www-form-urlencoded"]).map(|p| p.1),
-            Some("FormUrlEncoded")
+            Some(Encoding::FormUrlEncoded)
         );
         assert_eq!(
             pick(&["application/sdp"]),
-            Some(("application/sdp".into(), "Binary"))
+            Some(("application/sdp".into(), Encoding::Binary))
         );
-        assert_eq!(pick(&["*/*"]), Some(("application/json".into(), "Json")));
+        assert_eq!(
+            pick(&["*/*"]),
+            Some(("application/json".into(), Encoding::Json))
+        );
         assert_eq!(pick(&[]), None);
     }
 }

@@ -92,12 +92,9 @@ fn print_table(document: &Value) {
             .and_then(|i| i.get("$ref"))
             .and_then(Value::as_str);
         if let Some(message) = schema.and_then(|s| s.get("$ref")).and_then(Value::as_str) {
-            crate::outln!("    input {}", message.trim_start_matches("#/$defs/"));
+            crate::outln!("    input {}", def_label(message));
         } else if let Some(message) = stream_of {
-            crate::outln!(
-                "    input stream of {}",
-                message.trim_start_matches("#/$defs/")
-            );
+            crate::outln!("    input stream of {}", def_label(message));
         } else if let Some(props) = schema
             .and_then(|s| s.get("properties"))
             .and_then(Value::as_object)
@@ -108,11 +105,7 @@ fn print_table(document: &Value) {
                     let ty = prop
                         .get("type")
                         .map(|t| t.to_string().replace('"', ""))
-                        .or_else(|| {
-                            prop.get("$ref")
-                                .and_then(Value::as_str)
-                                .map(|r| r.trim_start_matches("#/$defs/").to_string())
-                        })
+                        .or_else(|| prop.get("$ref").and_then(Value::as_str).map(def_label))
                         .unwrap_or_else(|| "any".into());
                     let mark = if required.contains(&name.as_str()) {
                         ""
@@ -127,4 +120,9 @@ fn print_table(document: &Value) {
             }
         }
     }
+}
+
+/// A schema reference as the table shows it: the schema's name.
+fn def_label(reference: &str) -> String {
+    aip_ir::def_name(reference).unwrap_or_else(|| reference.to_string())
 }

@@ -32,7 +32,7 @@ impl ProtoSchemas {
             let def = self.definition(msg);
             self.defs.insert(name.clone(), def);
         }
-        json!({ "$ref": format!("#/$defs/{}", name.replace('~', "~0").replace('/', "~1")) })
+        json!({ "$ref": aip_ir::def_ref(&name) })
     }
 
     fn definition(&mut self, msg: &MessageDescriptor) -> Value {

@@ -1,11 +1,16 @@
 //! Spec ingest: reads an OpenAPI 3.0/3.1 or Swagger 2.0 document (JSON or
 //! YAML, from a file, stdin or a URL), resolves its `$ref`s and lowers it
-//! into the [`aip_ir::Api`] every renderer reads.
+//! into the [`aip_ir::Api`] every renderer reads; protobuf input (`.proto`
+//! files or folders compiled with protox, a `FileDescriptorSet`, or a live
+//! server's gRPC reflection) lowers into the same IR (`proto/`).
 //!
 //! Specs are untrusted input. Sizes, nesting, YAML alias expansion, the
-//! number of referenced documents and `$ref` chains are all bounded, external
-//! references never leave the spec's folder, and every error names the
-//! document and the line/column or JSON pointer at fault.
+//! number of referenced documents and operations, and `$ref` chains are all
+//! bounded; external references never leave the reference root
+//! ([`RefRoot`]); every error names the document and the line/column or
+//! JSON pointer at fault and offers a typed hint ([`IngestError::hint`]).
+//! Defects of real specs that are safe to repair are repaired with a
+//! warning, or refused with [`IngestOptions::strict`].
 
 mod docs;
 mod error;

@@ -1,13 +1,16 @@
 //! The intermediate representation (IR) of a vendor API.
 //!
-//! Every ingest front end (OpenAPI 2, 3.0, 3.1 today; gRPC later) lowers its
-//! input into an [`Api`], and every renderer reads only an [`Api`]. The IR is
+//! Every ingest front end (Swagger 2.0, OpenAPI 3.0 and 3.1, and protobuf:
+//! `.proto` files, descriptor sets, gRPC server reflection) lowers its input
+//! into an [`Api`], and every renderer reads only an [`Api`]. The IR is
 //! plain data: ordered (`Vec`, `BTreeMap`), serialisable, and free of any
 //! reference back to the source document, so the same spec always gives the
 //! same IR and the same generated sources.
 //!
 //! Schemas are JSON Schema (draft 2020-12 vocabulary) values. References
-//! between them use `#/$defs/<name>` and point into [`Api::schemas`].
+//! between them use `#/$defs/<name>` (written by [`def_ref`], read by
+//! [`def_name`], nowhere else) and point into [`Api::schemas`]. What the
+//! ingest repaired in the spec travels as [`SourceInfo::warnings`].
 
 mod names;
 mod schema;

@@ -1,14 +1,21 @@
 //! The build service: `aip-builder serve`.
 //!
 //! 1. **Accept** (`api.rs`, axum): `POST /v1/builder/adapter` authenticates
-//!    the caller (`auth.rs`: API keys with roles and tenants), validates the
-//!    request (`request.rs`), stores the spec under `data/jobs/<id>/`, and
-//!    inserts the job (`store.rs`: SQLite in WAL mode through sqlx, embedded
-//!    migrations), honouring `Idempotency-Key`. Errors are RFC 7807
-//!    problems (`problem.rs`).
-//! 2. **Queue** (`runner.rs`): a bounded number of build slots; each build
-//!    runs `aip_pipeline::build_module` on a blocking thread and records
-//!    every stage, log line and warning as a job event.
+//!    the caller (`auth.rs`: API keys with roles and tenants; failed keys
+//!    throttled per address, `rate_limit.rs`), validates every field
+//!    (`request.rs`), fetches a `source` URL with SSRF guards (`fetch.rs`)
+//!    or checks an uploaded multi-file spec (`upload.rs`), stores the spec
+//!    under `data/jobs/<id>/`, ingests it, and inserts the job (`store.rs`:
+//!    SQLite in WAL mode or PostgreSQL through sqlx, embedded migrations),
+//!    honouring `Idempotency-Key`. Errors are RFC 7807 problems with hints
+//!    in the API's terms (`problem.rs`, `hints.rs`).
+//! 2. **Queue** (`runner.rs`): a bounded number of build slots; a build
+//!    takes its job with a compare-and-set (`queued` → `running`, with an
+//!    attempt number that fences everything it records), runs
+//!    `aip_pipeline::build_module` on a blocking thread, records every stage,
+//!    log line and warning as a job event, then pushes the module
+//!    (`push`) and announces it on NATS (`--nats`). Cancellation and time
+//!    limits stop it through `stop.rs`.
 //! 3. **Follow**: `GET /v1/builder/jobs/{id}` (state), `/events` (SSE:
 //!    history first, then live, `sse.rs`), `/logs`.
 //! 4. **Recover**: on start, jobs that were queued or running when the

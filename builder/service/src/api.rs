@@ -1,7 +1,6 @@
 //! The HTTP API (axum): routes, authentication, and the handlers.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -10,65 +9,25 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
 use sha2::{Digest, Sha256};
 
-use crate::ServiceConfig;
 use crate::auth::{Caller, Role, authenticate};
-use crate::metrics::Metrics;
-use crate::modules::Registry;
 use crate::problem::Problem;
-use crate::rate_limit::RateLimits;
 use crate::request::{AdapterRequest, SpecInput};
-use crate::runner::{Runner, emit};
+use crate::runner::emit;
+pub use crate::state::AppState;
 use crate::stop::StopOutcome;
-use crate::store::{Inserted, Job, JobState, Store, now_ms};
+use crate::store::{Inserted, Job, JobState, now_ms};
 
-/// Shared state of the handlers.
-#[derive(Clone)]
-pub struct AppState {
-    /// Configuration.
-    pub config: Arc<ServiceConfig>,
-    /// Jobs.
-    pub store: Store,
-    /// The queue.
-    pub runner: Runner,
-    /// Registered modules.
-    pub registry: Registry,
-    /// Prometheus metrics.
-    pub metrics: Metrics,
-    /// Per-key request rate limits.
-    pub limits: RateLimits,
-    /// Failed authentications per client address.
-    pub failed_auth: crate::rate_limit::FailedAuth,
-}
-
-/// The router.
+/// The router: every route of [`crate::routes::routes`] (declared once,
+/// with its OpenAPI operation), behind the body limits and the metrics
+/// middleware.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
-    Router::new()
-        .route("/v1/builder/adapter", post(submit))
-        .route("/v1/builder/jobs/{id}", get(job))
-        .route("/v1/builder/jobs/{id}/events", get(events))
-        .route("/v1/builder/jobs/{id}/logs", get(logs))
-        .route("/v1/builder/jobs/{id}/cancel", post(cancel))
-        .route("/v1/modules", get(crate::modules_api::list))
-        .route("/v1/modules/install", post(crate::modules_api::install))
-        .route("/v1/modules/{name}", get(crate::modules_api::module))
-        .route(
-            "/v1/modules/{name}/versions/{version}/verify",
-            post(crate::modules_api::verify),
-        )
-        .route(
-            "/v1/modules/{name}/versions/{version}/{part}",
-            get(crate::modules_api::part),
-        )
-        .route("/metrics", get(crate::metrics::metrics))
-        .route("/openapi.json", get(crate::openapi::document))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(ready))
+    let (routes, _) = crate::routes::routes().split_for_parts();
+    routes
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -208,7 +167,7 @@ fn job_body(job: &Job) -> JobResponse {
         (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-async fn submit(
+pub(crate) async fn submit(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -355,7 +314,7 @@ fn replay(existing: &Job, digest: &str) -> Result<Response, Problem> {
         (status = 404, description = "No such job (or another tenant's)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-async fn job(
+pub(crate) async fn job(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -376,7 +335,7 @@ async fn job(
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-async fn logs(
+pub(crate) async fn logs(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -426,7 +385,7 @@ async fn logs(
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-async fn cancel(
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -514,7 +473,7 @@ async fn end_cancelled(
     tag = "operations",
     responses((status = 200, description = "Up", body = String, content_type = "text/plain")),
 )]
-async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
@@ -529,7 +488,7 @@ async fn healthz() -> &'static str {
         (status = 500, description = "Not ready", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-async fn ready(State(state): State<AppState>) -> Response {
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     if state.store.ping().await {
         "ready".into_response()
     } else {
@@ -550,7 +509,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-async fn events(
+pub(crate) async fn events(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,

@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::store::JobState;
 
 type Labels = Vec<(&'static str, String)>;
@@ -89,7 +89,15 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics`.
+/// Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text")),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let metrics = &state.metrics;
     match state.store.count_by_state().await {

@@ -8,10 +8,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppState, internal};
+use crate::api::internal;
 use crate::auth::{Caller, Role};
 use crate::modules::{ModuleInfo, Part};
 use crate::problem::Problem;
+use crate::state::AppState;
 
 /// `?tenant=`: which tenant an admin looks at.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

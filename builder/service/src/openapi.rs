@@ -23,22 +23,6 @@ use crate::store::{Job, JobEvent, JobState};
         license(name = "Apache-2.0"),
     ),
     servers((url = "http://127.0.0.1:8080", description = "aip-builder serve (default address)")),
-    paths(
-        crate::api::submit,
-        crate::api::job,
-        crate::api::events,
-        crate::api::logs,
-        crate::api::cancel,
-        crate::modules_api::list,
-        crate::modules_api::module,
-        crate::modules_api::part,
-        crate::modules_api::verify,
-        crate::modules_api::install,
-        crate::api::healthz,
-        crate::api::ready,
-        metrics_doc,
-        openapi_doc,
-    ),
     components(schemas(
         AdapterRequest, Protocol, TargetName, Signing, ResourcesRequest,
         Job, JobState, JobEvent, JobResponse, JobLinks,
@@ -53,7 +37,7 @@ use crate::store::{Job, JobEvent, JobState};
         (name = "operations", description = "Health, readiness, metrics, this document"),
     ),
 )]
-struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 /// `X-API-Key`, the only way to authenticate.
 struct ApiKeyHeader;
@@ -72,17 +56,16 @@ impl Modify for ApiKeyHeader {
     }
 }
 
-/// Prometheus metrics.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    operation_id = "metrics",
-    tag = "operations",
-    security(()),
-    responses((status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text")),
-)]
-#[allow(dead_code)]
-fn metrics_doc() {}
+/// The document, as pretty JSON with a trailing newline: the metadata and
+/// components of [`ApiDoc`] with every route's operation.
+pub fn document_json() -> String {
+    let (_, document) = crate::routes::routes().split_for_parts();
+    let mut json = document
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    json
+}
 
 /// This document.
 #[utoipa::path(
@@ -93,19 +76,6 @@ fn metrics_doc() {}
     security(()),
     responses((status = 200, description = "OpenAPI 3.1", body = Object)),
 )]
-#[allow(dead_code)]
-fn openapi_doc() {}
-
-/// The document, as pretty JSON with a trailing newline.
-pub fn document_json() -> String {
-    let mut json = ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    json.push('\n');
-    json
-}
-
-/// `GET /openapi.json`.
 pub async fn document() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],

@@ -1,0 +1,29 @@
+//! Every route of the service, declared once: `routes!` takes the path and
+//! method from each handler's `#[utoipa::path]`, so the router and the
+//! OpenAPI document are one list and cannot disagree.
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+use crate::{api, metrics, modules_api, openapi};
+
+/// The routes with their OpenAPI operations (in the document's order).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(api::submit))
+        .routes(routes!(api::job))
+        .routes(routes!(api::events))
+        .routes(routes!(api::logs))
+        .routes(routes!(api::cancel))
+        .routes(routes!(modules_api::list))
+        .routes(routes!(modules_api::module))
+        .routes(routes!(modules_api::part))
+        .routes(routes!(modules_api::verify))
+        .routes(routes!(modules_api::install))
+        .routes(routes!(api::healthz))
+        .routes(routes!(api::ready))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(openapi::document))
+}

@@ -1,7 +1,11 @@
 //! Tidy checks: what ARCHITECTURE.md says about the code is true. Every
 //! crate under `builder/` has a row in its folder table, and depends (in
 //! its normal dependencies, per `cargo metadata`) only on the crates of
-//! ours that row allows.
+//! ours that row allows. Hand-written sources stay small.
+//!
+//! (Two more rules are enforced by the lints `ci/test` runs with clippy
+//! `-D warnings`: `missing_docs` on every public item, and `unwrap_used` /
+//! `expect_used` outside tests.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -128,5 +132,39 @@ fn every_crate_depends_only_on_what_architecture_md_allows() {
         wrong.is_empty(),
         "ARCHITECTURE.md is not true:\n{}",
         wrong.join("\n")
+    );
+}
+
+/// The most lines a hand-written source file of `builder/` or `templates/`
+/// may have: past it, a file does more than one job. Generated code
+/// (`@generated` in its first lines) is exempt.
+const MAX_SOURCE_LINES: usize = 700;
+
+#[test]
+fn hand_written_sources_stay_small() {
+    let mut too_long = Vec::new();
+    let mut stack = vec![repo("builder"), repo("templates")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let generated = text.lines().take(5).any(|l| l.contains("@generated"));
+            let lines = text.lines().count();
+            if !generated && lines > MAX_SOURCE_LINES {
+                too_long.push(format!("{} has {lines} lines", path.display()));
+            }
+        }
+    }
+    assert!(
+        too_long.is_empty(),
+        "split these into files with one job each (at most {MAX_SOURCE_LINES} lines):\n{}",
+        too_long.join("\n")
     );
 }

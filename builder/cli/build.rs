@@ -7,8 +7,15 @@ use std::fmt::Write as _;
 fn main() {
     let index = concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/index.txt");
     println!("cargo:rerun-if-changed={index}");
-    let text = std::fs::read_to_string(index).unwrap_or_default();
+    let text = match std::fs::read_to_string(index) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot read {index}, the golden test list: {e}");
+            std::process::exit(1);
+        }
+    };
     let mut tests = String::new();
+    let mut cases = 0usize;
     for line in text.lines().map(str::trim) {
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -26,13 +33,19 @@ fn main() {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
+        cases += 1;
         let _ = writeln!(
             tests,
             "#[test]\nfn sources_of_{ident}() {{ check_golden_sources({name:?}, {target:?}); }}\n"
         );
     }
+    let _ = writeln!(
+        tests,
+        "/// How many golden cases the index had when this list was written.\nconst GOLDEN_CASES: usize = {cases};"
+    );
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     if let Err(e) = std::fs::write(out.join("golden_cases.rs"), tests) {
-        println!("cargo:warning=cannot write the golden test list: {e}");
+        eprintln!("error: cannot write the golden test list: {e}");
+        std::process::exit(1);
     }
 }

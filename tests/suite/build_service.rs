@@ -7,10 +7,11 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::service_harness::*;
-use crate::support::{aip, repo, text};
+use crate::support::{Steps, aip, repo, text};
 
 #[test]
 fn inline_specs_build_into_registered_modules_followed_over_sse() {
+    let mut steps = Steps::start("set up");
     let data = tempfile::tempdir().expect("tempdir");
     let service = BuilderService::start(data.path());
     let (status, _, job) = call(
@@ -74,7 +75,7 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
     assert_eq!(job["module"]["name"], json!("svc-e2e"));
     assert_eq!(job["tenant"], json!("acme"));
 
-    // A client that connects late gets the whole history, then the end.
+    steps.enter("A client that connects late gets the whole history, then the end");
     assert_eq!(follow(&service, &id, "builder-key-1").len(), events.len());
     let (status, content_type, logs) = call(
         "GET",
@@ -90,8 +91,8 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
         "{logs}"
     );
 
-    // The module is registered in the data folder, per tenant and version,
-    // and verifies.
+    steps
+        .enter("The module is registered in the data folder, per tenant and version, and verifies");
     let module = data.path().join("modules/acme/svc-e2e/1.0.0");
     let out = aip(
         data.path(),
@@ -106,8 +107,7 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
 
     modules_are_listed_served_and_verified(&service, &module);
 
-    // Prometheus metrics: jobs by state, stage durations, queue depth,
-    // HTTP latency by route template.
+    steps.enter("Prometheus metrics: jobs by state, stage durations, queue depth, HTTP latency by route template");
     let (status, content_type, metrics) = get_bytes(&service, "/metrics", "viewer-key-1");
     assert_eq!(status, 200);
     assert!(content_type.contains("openmetrics-text"), "{content_type}");
@@ -136,6 +136,7 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
 /// `/v1/modules…` over the module `svc-e2e` 1.0.0 of tenant acme, whose
 /// folder is `module`.
 fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Path) {
+    let mut steps = Steps::start("set up");
     let (status, _, list) = call(
         "GET",
         &service.url("/v1/modules"),
@@ -160,13 +161,13 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
         ),
         "{list}"
     );
-    // The intent override the submission named, beside the derived ones.
+    steps.enter("The intent override the submission named, beside the derived ones");
     let intents = listed["intents"].as_array().cloned().unwrap_or_default();
     assert!(intents.contains(&json!("find.items")), "{intents:?}");
     assert!(intents.contains(&json!("get-item")), "{intents:?}");
     assert!(!intents.contains(&json!("search")), "{intents:?}");
 
-    // Another tenant sees no modules, and this one is "not found" for it.
+    steps.enter("Another tenant sees no modules, and this one is not found for it");
     let (_, _, theirs) = call(
         "GET",
         &service.url("/v1/modules"),
@@ -191,7 +192,7 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
         &[],
     );
     assert_eq!(status, 404, "{v}");
-    // The admin sees every tenant's, and reads acme's with ?tenant=.
+    steps.enter("The admin sees every tenant's, and reads acme's with ?tenant=");
     let (_, _, all) = call(
         "GET",
         &service.url("/v1/modules"),
@@ -221,7 +222,7 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
     assert_eq!(version["version"], json!("1.0.0"), "{detail}");
     assert_eq!(version["runtime"], json!("wasm"), "{detail}");
 
-    // Manifest, SBOM and artifact are the registered bytes.
+    steps.enter("Manifest, SBOM and artifact are the registered bytes");
     let base = "/v1/modules/svc-e2e/versions/1.0.0";
     let (status, content_type, manifest) =
         get_bytes(service, &format!("{base}/manifest"), "viewer-key-1");
@@ -230,7 +231,7 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
         manifest,
         std::fs::read(module.join("manifest.yaml")).expect("manifest")
     );
-    // The requested resources are what the manifest carries.
+    steps.enter("The requested resources are what the manifest carries");
     let manifest_text = String::from_utf8_lossy(&manifest);
     assert!(
         manifest_text.contains("cpu: 500m") && manifest_text.contains("memory: 256Mi"),
@@ -269,6 +270,7 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
         assert_eq!(status, 404, "{bad}: {v}");
     }
 
+    steps.enter("Verification, run again on request: passes, then fails once the");
     // Verification, run again on request: passes, then fails once the
     // SBOM is altered on disk, and the status chip follows.
     let verify = service.url(&format!("{base}/verify"));
@@ -311,6 +313,7 @@ fn modules_are_listed_served_and_verified(service: &BuilderService, module: &Pat
 
 #[test]
 fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
+    let mut steps = Steps::start("set up");
     let data = tempfile::tempdir().expect("tempdir");
     let service = BuilderService::start(data.path());
     let submit = service.url("/v1/builder/adapter");
@@ -329,7 +332,7 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
         assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
     };
 
-    // Authentication and roles.
+    steps.enter("Authentication and roles");
     let (s, ct, v) = call("POST", &submit, None, Some(&body), &[]);
     assert_eq!(s, 401);
     problem(401, &ct, &v, "unauthenticated");
@@ -340,7 +343,7 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
     assert_eq!(s, 403);
     problem(403, &ct, &v, "forbidden");
 
-    // Idempotency: the same key and body give the same job; another body, 409.
+    steps.enter("Idempotency: the same key and body give the same job; another body, 409");
     let idem = [("Idempotency-Key", "build-svc-auth-1")];
     let (s, _, first) = call("POST", &submit, Some("builder-key-1"), Some(&body), &idem);
     assert_eq!(s, 202, "{first}");
@@ -358,7 +361,7 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
     problem(409, &ct, &v, "idempotency-conflict");
     let id = first["id"].as_str().expect("id").to_string();
 
-    // Tenants: globex cannot see acme's job (404, no hint), admin can.
+    steps.enter("Tenants: globex cannot see acme's job (404, no hint), admin can");
     let job_url = service.url(&format!("/v1/builder/jobs/{id}"));
     let (s, ct, v) = call("GET", &job_url, Some("globex-key-1"), None, &[]);
     assert_eq!(s, 404);
@@ -378,7 +381,7 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
     let (s, _, _) = call("GET", &job_url, Some("admin-key-01"), None, &[]);
     assert_eq!(s, 200);
 
-    // Bad input: each a 4xx problem naming what is wrong.
+    steps.enter("Bad input: each a 4xx problem naming what is wrong");
     for (body, status, kind, needle) in [
         (b"{not json".to_vec(), 400, "bad-request", "line 1"),
         (
@@ -458,6 +461,7 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
             "{needle}: {v}"
         );
     }
+    steps.enter("A 100 MB body is refused before it is sent (curl asks with");
     // A 100 MB body is refused before it is sent (curl asks with
     // `Expect: 100-continue`; the declared length is over the limit).
     let big_file = tempfile::NamedTempFile::new().expect("temp file");
@@ -488,7 +492,7 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(f64::MAX);
     assert!(uploaded < 1e6, "the body was not sent: {status_line}");
-    // And it keeps serving.
+    steps.enter("And it keeps serving");
     let (s, _, _) = call("GET", &service.url("/healthz"), None, None, &[]);
     assert_eq!(s, 200);
     let (s, _, _) = call("GET", &service.url("/readyz"), None, None, &[]);
@@ -500,7 +504,7 @@ fn keys_roles_tenants_idempotency_and_bad_input_get_clear_problems() {
         "{events:?}"
     );
 
-    // Cancelling needs the builder role; an ended job stays as it ended.
+    steps.enter("Cancelling needs the builder role; an ended job stays as it ended");
     let cancel = service.url(&format!("/v1/builder/jobs/{id}/cancel"));
     let (s, ct, v) = call("POST", &cancel, Some("viewer-key-1"), None, &[]);
     assert_eq!(s, 403);
@@ -630,6 +634,7 @@ fn source_urls_are_fetched_but_never_into_private_address_space() {
 
 #[test]
 fn builds_push_to_an_allowed_registry_and_other_tenants_install_from_it() {
+    let mut steps = Steps::start("set up");
     let registry = crate::registry_server::Registry::start();
     let host = registry.host();
     let data = tempfile::tempdir().expect("tempdir");
@@ -675,6 +680,7 @@ fn builds_push_to_an_allowed_registry_and_other_tenants_install_from_it() {
         .unwrap_or_default();
     assert!(tags.contains(&json!("1.0.0")), "{job}");
 
+    steps.enter("Another tenant installs it from the registry: verified with the");
     // Another tenant installs it from the registry: verified with the
     // service's key, registered in its own tenant.
     let install = service.url("/v1/modules/install");
@@ -708,7 +714,7 @@ fn builds_push_to_an_allowed_registry_and_other_tenants_install_from_it() {
         "{module}"
     );
 
-    // Refusals: a viewer, a registry not configured, a malformed reference.
+    steps.enter("Refusals: a viewer, a registry not configured, a malformed reference");
     for (key, reference, status, kind) in [
         ("viewer-key-1", repo_ref.clone(), 403, "forbidden"),
         (
@@ -732,8 +738,7 @@ fn builds_push_to_an_allowed_registry_and_other_tenants_install_from_it() {
         );
     }
 
-    // Once its signature is gone from the registry, installing is refused
-    // and nothing is written.
+    steps.enter("Once its signature is gone from the registry, installing is refused and nothing is written");
     let api = registry.api();
     let digest = job["module"]["artifact_digest"]
         .as_str()

@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{FakeVendor, Reply, Seen, build, e2e_module, invoke, json_reply, repo, text};
+use crate::support::{
+    FakeVendor, Reply, Seen, Steps, build, e2e_module, invoke, json_reply, repo, text,
+};
 
 fn vendor() -> FakeVendor {
     FakeVendor::start(|seen: &Seen| {
@@ -48,13 +50,14 @@ fn ok_output(out: &std::process::Output, json: &Value) -> Value {
 
 #[test]
 fn every_operation_reaches_the_vendor_as_the_spec_says() {
+    let mut steps = Steps::start("set up");
     let module = e2e_module();
     let v = vendor();
     let server = format!("{}/v2", v.url());
     let s = ["--server", server.as_str()];
     let cred = |c: &'static str| ["--credential", c];
 
-    // Path, exploded and non-exploded query arrays, header and cookie parameters, API key header.
+    steps.enter("Path, exploded and non-exploded query arrays, header and cookie parameters, API key header");
     let (out, json) = invoke(
         module,
         "getItem",
@@ -70,7 +73,7 @@ fn every_operation_reaches_the_vendor_as_the_spec_says() {
     assert_eq!(seen[0].header("x-trace"), Some("t-1"));
     assert_eq!(seen[0].header("cookie"), Some("session=s1"));
 
-    // JSON body; the vendor's JSON answer comes back as is.
+    steps.enter("JSON body; the vendor's JSON answer comes back as is");
     let (out, json) = invoke(
         module,
         "replaceItem",
@@ -87,7 +90,7 @@ fn every_operation_reaches_the_vendor_as_the_spec_says() {
     let sent: Value = serde_json::from_slice(&seen[0].body).expect("json body");
     assert_eq!(sent["children"][0]["name"], json!("kid"));
 
-    // Bearer auth (operation-level security overrides the global one); 204 gives null.
+    steps.enter("Bearer auth (operation-level security overrides the global one); 204 gives null");
     let (out, json) = invoke(
         module,
         "deleteItem",
@@ -100,7 +103,9 @@ fn every_operation_reaches_the_vendor_as_the_spec_says() {
     assert_eq!(seen[0].header("authorization"), Some("Bearer tok-9"));
     assert_eq!(seen[0].header("x-api-key"), None);
 
-    // deepObject and spaceDelimited query styles, API key in the query; text/plain answer.
+    steps.enter(
+        "deepObject and spaceDelimited query styles, API key in the query; text/plain answer",
+    );
     let (out, json) = invoke(
         module,
         "search",
@@ -114,12 +119,12 @@ fn every_operation_reaches_the_vendor_as_the_spec_says() {
         "/v2/search?filter%5Bcolor%5D=red&words=a%20b&q=red%20shoes&api_key=qk%261"
     );
 
-    // Label-style path arrays; `security: []` needs no credential.
+    steps.enter("Label-style path arrays; `security: []` needs no credential");
     let (out, json) = invoke(module, "getLabels", r#"{"ids":[1,2,3]}"#, &s);
     ok_output(&out, &json);
     assert_eq!(v.take()[0].url, "/v2/labels/.1,2,3");
 
-    // Form body with HTTP basic.
+    steps.enter("Form body with HTTP basic");
     let (out, json) = invoke(
         module,
         "submitForm",
@@ -138,7 +143,7 @@ fn every_operation_reaches_the_vendor_as_the_spec_says() {
     );
     assert_eq!(String::from_utf8_lossy(&seen[0].body), "count=3&name=a%20b");
 
-    // Multipart with a file part, API key in a cookie.
+    steps.enter("Multipart with a file part, API key in a cookie");
     let (out, json) = invoke(
         module,
         "upload",
@@ -162,7 +167,7 @@ fn every_operation_reaches_the_vendor_as_the_spec_says() {
     );
     assert!(body.contains("name=\"title\"\r\n\r\ndoc\r\n"), "{body}");
 
-    // Text body; an alternative needing two schemes at once.
+    steps.enter("Text body; an alternative needing two schemes at once");
     let (out, json) = invoke(
         module,
         "postNote",
@@ -303,7 +308,10 @@ fn sample(schema: &Value, defs: &Value) -> Value {
 
 #[test]
 fn every_operation_of_a_real_spec_is_callable() {
-    // gotify: Swagger 2.0, 31 operations, basic + API keys in header and query, formData upload.
+    let mut steps = Steps::start("set up");
+    steps.enter(
+        "gotify: Swagger 2.0, 31 operations, basic + API keys in header and query, formData upload",
+    );
     let spec = repo("specs/openapi/gotify/docs/spec.json");
     let (_work, dir) = build(&spec, "gotify", &[]);
     let api = aip_ingest::ingest(aip_ingest::SpecSource::File(spec), &Default::default())
@@ -314,7 +322,7 @@ fn every_operation_of_a_real_spec_is_callable() {
     let loaded = aip_host::LoadedComponent::new(&module.payload).expect("loads");
     let mut allow = aip_host::AllowList::new(module.manifest.permissions.net.clone());
     allow.push(v.url().trim_start_matches("http://"));
-    // One instance, reused for every call.
+    steps.enter("One instance, reused for every call");
     let mut adapter = loaded
         .instantiate(&aip_host::HostOptions {
             allow,

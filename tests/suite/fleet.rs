@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::nats_server::Nats;
 use crate::service_harness::*;
-use crate::support::{aip, repo, text};
+use crate::support::{Steps, aip, repo, text};
 
 /// A NATS client for the test's own looks at the stream and the bucket.
 struct Client {
@@ -110,6 +110,7 @@ fn discover(cwd: &Path, nats: &Nats, key: &Path, out: &str, durable: &str) -> St
 
 #[test]
 fn registered_modules_are_announced_and_discovered_and_tampering_is_refused() {
+    let mut steps = Steps::start("set up");
     let nats = Nats::start();
     let data = tempfile::tempdir().expect("tempdir");
     let service = BuilderService::start_with(data.path(), &["--nats", &nats.url()]);
@@ -130,6 +131,7 @@ fn registered_modules_are_announced_and_discovered_and_tampering_is_refused() {
         service.log()
     );
 
+    steps.enter("The event: CloudEvents 1.0, valid against the schema in the repo,");
     // The event: CloudEvents 1.0, valid against the schema in the repo,
     // naming the bundle in the bucket by size and digest.
     let client = Client::connect(&nats.url());
@@ -157,7 +159,7 @@ fn registered_modules_are_announced_and_discovered_and_tampering_is_refused() {
     let spec = std::fs::read(repo("tests/fixtures/specs/e2e-vendor.yaml")).expect("spec");
     assert_eq!(data_["provenance"]["specDigest"], json!(sha256(&spec)));
 
-    // discover installs it, verified, and a redelivery is harmless.
+    steps.enter("discover installs it, verified, and a redelivery is harmless");
     let key = data.path().join("cosign.pub");
     let cwd = data.path();
     let out = discover(cwd, &nats, &key, "fleet-a", "site-a");
@@ -177,6 +179,7 @@ fn registered_modules_are_announced_and_discovered_and_tampering_is_refused() {
     let out = discover(cwd, &nats, &key, "fleet-a", "site-a");
     assert!(out.contains("0 installed, 1 already installed"), "{out}");
 
+    steps.enter("An event off the contract (a digest that is not sha256:<hex>) is refused by the schema, naming where");
     // An event off the contract (a digest that is not sha256:<hex>) is
     // refused by the schema, naming where.
     let mut off_contract = event.clone();
@@ -188,8 +191,7 @@ fn registered_modules_are_announced_and_discovered_and_tampering_is_refused() {
         "{out}"
     );
 
-    // A tampered object under the announced name: refused, recorded,
-    // nothing installed.
+    steps.enter("A tampered object under the announced name: refused, recorded, nothing installed");
     let mut tampered = bundle.clone();
     let middle = tampered.len() / 2;
     tampered[middle] ^= 0xff;
@@ -204,8 +206,7 @@ fn registered_modules_are_announced_and_discovered_and_tampering_is_refused() {
         .expect("rejections recorded");
     assert!(rejected.contains("svc-fleet@1.0.0"), "{rejected}");
 
-    // A consistent digest over content the signature does not cover:
-    // refused by the signature check.
+    steps.enter("A consistent digest over content the signature does not cover: refused by the signature check");
     let module = data.path().join("modules/acme/svc-fleet/1.0.0");
     let forged_dir = tempfile::tempdir().expect("tempdir");
     let forged_module = forged_dir.path().join("m");
@@ -234,7 +235,7 @@ fn registered_modules_are_announced_and_discovered_and_tampering_is_refused() {
         "no staging left behind"
     );
 
-    // Rejected events are not redelivered: the same consumer finds nothing.
+    steps.enter("Rejected events are not redelivered: the same consumer finds nothing");
     let out = discover(cwd, &nats, &key, "fleet-c", "site-c");
     assert!(
         out.contains("0 installed, 0 already installed, 0 rejected"),

@@ -42,8 +42,17 @@ fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
 // `sources_of_<name>_<target>`.
 include!(concat!(env!("OUT_DIR"), "/golden_cases.rs"));
 
+#[test]
+fn there_is_one_golden_case_per_index_line() {
+    assert_eq!(
+        GOLDEN_CASES,
+        spec_index().len(),
+        "builder/cli/build.rs wrote a golden test per index line of another checkout; touch builder/cli/build.rs"
+    );
+}
+
 /// generated/<name>/<target> is exactly what its spec renders to; a
-/// difference shows the first differing lines of each file.
+/// difference shows as a unified diff of each file that drifted.
 fn check_golden_sources(name: &str, target: &str) {
     let spec = spec_index()
         .into_iter()
@@ -57,10 +66,7 @@ fn check_golden_sources(name: &str, target: &str) {
         match on_disk.get(path) {
             None => drift.push(format!("{dir}/{path}: missing")),
             Some(disk) if disk != bytes => {
-                drift.push(format!(
-                    "{dir}/{path}: differs\n{}",
-                    first_difference(disk, bytes)
-                ));
+                drift.push(unified_diff(&format!("{dir}/{path}"), disk, bytes));
             }
             Some(_) => {}
         }
@@ -96,34 +102,23 @@ fn every_generated_folder_has_its_line_in_the_index() {
     }
 }
 
-/// The first differing line of two texts, with two lines of context, as
-/// `-` (checked in) and `+` (rendered now) lines.
-fn first_difference(checked_in: &[u8], rendered: &[u8]) -> String {
-    let old: Vec<&str> = std::str::from_utf8(checked_in)
-        .unwrap_or("")
-        .lines()
-        .collect();
-    let new: Vec<&str> = std::str::from_utf8(rendered)
-        .unwrap_or("")
-        .lines()
-        .collect();
-    let at = old
-        .iter()
-        .zip(&new)
-        .position(|(a, b)| a != b)
-        .unwrap_or(old.len().min(new.len()));
-    let from = at.saturating_sub(2);
-    let mut out = format!("  first difference at line {}:\n", at + 1);
-    for line in &old[from..at.min(old.len())] {
-        out.push_str(&format!("    {line}\n"));
-    }
-    for line in old.iter().skip(at).take(3) {
-        out.push_str(&format!("  - {line}\n"));
-    }
-    for line in new.iter().skip(at).take(3) {
-        out.push_str(&format!("  + {line}\n"));
-    }
-    out
+/// A unified diff (three lines of context) from the checked-in file to
+/// what renders now; binary files are only named.
+fn unified_diff(path: &str, checked_in: &[u8], rendered: &[u8]) -> String {
+    let (Ok(old), Ok(new)) = (
+        std::str::from_utf8(checked_in),
+        std::str::from_utf8(rendered),
+    ) else {
+        return format!("Binary files {path} differ\n");
+    };
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("a/{path} (checked in)"),
+            &format!("b/{path} (rendered now)"),
+        )
+        .to_string()
 }
 
 #[test]

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::echo_vendor;
 use crate::service::ServiceProcess;
-use crate::support::{FakeVendor, Reply, Seen, aip, build, json_reply, repo, text};
+use crate::support::{FakeVendor, Reply, Seen, Steps, aip, build, json_reply, repo, text};
 
 fn kinds(doc: &Value) -> Vec<(String, String)> {
     doc["operations"]
@@ -40,6 +40,7 @@ fn echo_kinds() -> Vec<(String, String)> {
 
 #[test]
 fn grpc_vendors_are_called_for_every_method_kind() {
+    let mut steps = Steps::start("set up");
     let (_vendor_runtime, vendor_url) = echo_vendor::start();
     let proto_root = repo("tests/fixtures/proto").display().to_string();
     let (work, dir) = build(
@@ -73,6 +74,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     assert_eq!(service.health(), "SERVING");
     assert_eq!(kinds(&service.describe()), echo_kinds());
 
+    steps.enter("Unary, through the whole proto3 JSON mapping both ways; credentials");
     // Unary, through the whole proto3 JSON mapping both ways; credentials
     // become metadata (the call's own beside the configured one).
     let input = json!({
@@ -92,7 +94,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     assert_eq!(out["metadata"]["authorization"], "Bearer from-env");
     assert_eq!(out["metadata"]["x-request-id"], "req-1");
 
-    // Server streaming: Invoke collects, InvokeStream streams.
+    steps.enter("Server streaming: Invoke collects, InvokeStream streams");
     let indexes = json!([{}, {"index": 1}, {"index": 2}]);
     assert_eq!(
         service
@@ -107,7 +109,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
         indexes.as_array().cloned().unwrap_or_default()
     );
 
-    // Client streaming: a JSON array of requests.
+    steps.enter("Client streaming: a JSON array of requests");
     assert_eq!(
         service
             .invoke("Sum", r#"[{"value":"40"},{"value":"2"},{}]"#, &[])
@@ -115,7 +117,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
         json!({"total": "42", "messages": 3})
     );
 
-    // Bidi streaming.
+    steps.enter("Bidi streaming");
     assert_eq!(
         service
             .invoke_stream("Chat", r#"[{"text":"a"},{"text":"b"}]"#)
@@ -123,7 +125,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
         vec![json!({"text": "re: a"}), json!({"text": "re: b"})]
     );
 
-    // Distinct failures.
+    steps.enter("Distinct failures");
     let failure = service.invoke("Fail", "{}", &[]).expect_err("vendor error");
     assert_eq!(failure.kind, "vendor");
     assert_eq!(failure.code, tonic::Code::FailedPrecondition);
@@ -152,7 +154,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
         .expect_err("bad metadata key");
     assert_eq!(failure.kind, "invalid-input");
 
-    // The service describes itself through reflection: aip-builder reads it.
+    steps.enter("The service describes itself through reflection: aip-builder reads it");
     let out = aip(
         work.path(),
         &[
@@ -177,7 +179,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
         );
     }
 
-    // `aip-builder invoke` runs the module's executable itself.
+    steps.enter("`aip-builder invoke` runs the module's executable itself");
     let out = aip(
         work.path(),
         &[
@@ -204,7 +206,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     let json: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["error"]["kind"], "vendor");
 
-    // SIGTERM stops it cleanly.
+    steps.enter("SIGTERM stops it cleanly");
     let (status, log) = service.terminate();
     assert!(status.success(), "{status:?}");
     assert!(
@@ -212,7 +214,7 @@ fn grpc_vendors_are_called_for_every_method_kind() {
         "the shutdown is logged: {log:?}"
     );
 
-    // An unreachable vendor is a transport error.
+    steps.enter("An unreachable vendor is a transport error");
     let down = ServiceProcess::start(&module.payload, &[("AIP_VENDOR_URL", "http://127.0.0.1:1")]);
     let failure = down.invoke("Say", "{}", &[]).expect_err("vendor down");
     assert_eq!(

@@ -28,19 +28,9 @@ mod proto;
 mod registry;
 mod registry_server;
 mod repairs;
-mod runtime_unit;
 mod service;
 mod service_harness;
 mod service_jobs;
 mod service_uploads;
 mod tidy;
 mod verify;
-
-// The adapter runtime's request builder is plain Rust with no WASI
-// dependency, so it is compiled natively here and unit-tested directly.
-#[path = "../../templates/shared/src/runtime/request.rs"]
-#[allow(dead_code)]
-mod request;
-#[path = "../../templates/shared/src/runtime/spec.rs"]
-#[allow(dead_code)]
-mod spec;

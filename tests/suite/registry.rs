@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 
 use crate::registry_server::{OCI_INDEX, OCI_MANIFEST, Proxy, Registry};
-use crate::support::{FakeVendor, aip, invoke, json_reply, keys, repo, snapshot, text};
+use crate::support::{FakeVendor, Steps, aip, invoke, json_reply, keys, repo, snapshot, text};
 
 const SPEC: &str = "tests/fixtures/specs/e2e-vendor.yaml";
 const NAME: &str = "e2e-vendor";
@@ -104,6 +104,7 @@ fn skopeo(args: &[&str]) -> Output {
 
 #[test]
 fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
+    let mut steps = Steps::start("set up");
     let registry = Registry::start();
     let host = registry.host();
     let dest = format!("{host}/acme/e2e");
@@ -118,7 +119,7 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
     );
     assert!(pushed["blobs_uploaded"].as_u64() >= Some(5), "{built}");
 
-    // Pushing again uploads nothing.
+    steps.enter("Pushing again uploads nothing");
     let module_dir = built_work.path().join("modules").join(NAME);
     let again = aip_json(
         built_work.path(),
@@ -127,7 +128,7 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
     assert_eq!(again["pushed"]["blobs_uploaded"], json!(0), "{again}");
     assert_eq!(again["pushed"]["digest"], json!(digest));
 
-    // Install on a clean machine: verified, byte-identical manifest and SBOM.
+    steps.enter("Install on a clean machine: verified, byte-identical manifest and SBOM");
     let work = tempfile::tempdir().expect("tempdir");
     let out = install(
         work.path(),
@@ -161,7 +162,7 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
     );
     assert!(verified.status.success(), "{}", text(&verified));
 
-    // It runs.
+    steps.enter("It runs");
     let vendor = FakeVendor::start(|_| json_reply(json!({"id": 7, "name": "seven"})));
     let server = format!("{}/v2", vendor.url());
     let (out, result) = invoke(
@@ -179,20 +180,20 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
     );
     assert_eq!(vendor.take().len(), 1);
 
-    // `list` shows it Installed, from this registry.
+    steps.enter("`list` shows it Installed, from this registry");
     let rows = list(work.path(), &[]);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["status"], json!("Installed"), "{rows:?}");
     assert_eq!(rows[0]["source"], json!(dest));
 
-    // Verify in place, without installing.
+    steps.enter("Verify in place, without installing");
     let remote = aip_json(
         work.path(),
         &["verify", &format!("{dest}@1.0.0"), "--key", &pub_key()],
     );
     assert_eq!(remote["verified"], json!(true), "{remote}");
 
-    // info and search read the registry.
+    steps.enter("info and search read the registry");
     let info = aip_json(work.path(), &["info", &dest, "--key", &pub_key()]);
     assert_eq!(info["name"], json!(NAME), "{info}");
     assert_eq!(info["versions"][0]["signature"], json!("valid"), "{info}");
@@ -207,6 +208,7 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
     let none = aip_json(work.path(), &["search", &host, "no-such-module-anywhere"]);
     assert_eq!(none, json!([]));
 
+    steps.enter("skopeo reads the artifact and finds the SBOM through the referrers tag schema");
     // skopeo reads the artifact (raw: a Wasm config is not an image config)
     // and the SBOM is discoverable through the referrers tag schema.
     let raw = skopeo(&[
@@ -247,6 +249,7 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
     ]);
     assert!(String::from_utf8_lossy(&sig.stdout).contains("dev.cosignproject.cosign/signature"));
 
+    steps.enter("skopeo copy into an OCI layout keeps the artifact byte for byte");
     // skopeo copy into an OCI layout keeps the artifact byte for byte, and
     // with its signature and referrers index beside it, it still verifies.
     let layout = work.path().join("copied");
@@ -291,7 +294,7 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
     );
     assert!(out.status.success(), "{}", text(&out));
 
-    // The ORAS Python SDK pulls the component by its title annotation.
+    steps.enter("The ORAS Python SDK pulls the component by its title annotation");
     let oras_out = work.path().join("oras");
     let script = format!(
         "import oras.client\nc = oras.client.OrasClient(hostname='{host}', insecure=True)\nprint(c.pull(target='{dest}:1.0.0', outdir='{}'))",
@@ -322,10 +325,11 @@ fn a_pushed_module_installs_verifies_and_runs_and_standard_tools_read_it() {
 
 #[test]
 fn versions_resolve_by_semver_and_older_ones_roll_back() {
+    let mut steps = Steps::start("set up");
     let registry = Registry::start();
     let dest = format!("{}/acme/e2e", registry.host());
     let mut digests = std::collections::BTreeMap::new();
-    // 0.9.0 after 1.1.0: `latest` must not move back; pre-releases never take it.
+    steps.enter("0.9.0 after 1.1.0: `latest` must not move back; pre-releases never take it");
     for version in ["1.0.0", "1.1.0", "0.9.0", "1.2.0-rc.1", "2.0.0-beta.1"] {
         let (_work, built) = build_and_push(version, &dest, &keys().1);
         digests.insert(
@@ -377,7 +381,7 @@ fn versions_resolve_by_semver_and_older_ones_roll_back() {
     assert!(by_digest.status.success(), "{}", text(&by_digest));
     assert_eq!(installed_version(work.path()), "0.9.0");
 
-    // A repository that is not there is named.
+    steps.enter("A repository that is not there is named");
     let out = install(
         work.path(),
         &format!("{}/acme/nothing-here", registry.host()),
@@ -390,7 +394,7 @@ fn versions_resolve_by_semver_and_older_ones_roll_back() {
         text(&out)
     );
 
-    // Pre-releases only when asked for: @2 has only 2.0.0-beta.1.
+    steps.enter("Pre-releases only when asked for: @2 has only 2.0.0-beta.1");
     let out = install(work.path(), &format!("{dest}@2"), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -406,7 +410,7 @@ fn versions_resolve_by_semver_and_older_ones_roll_back() {
         "a failed install changes nothing"
     );
 
-    // Rollback: install 1.1.0, then 1.0.0; `list` then says an update is available.
+    steps.enter("Rollback: install 1.1.0, then 1.0.0; `list` then says an update is available");
     assert!(
         install(work.path(), &format!("{dest}@1.1.0"), &["--require-signed"])
             .status
@@ -424,7 +428,7 @@ fn versions_resolve_by_semver_and_older_ones_roll_back() {
     assert_eq!(rows[0]["status"], json!("Needs Update"), "{rows:?}");
     assert_eq!(rows[0]["latest"], json!("1.1.0"), "{rows:?}");
 
-    // A registry's modules not installed here are Not Installed.
+    steps.enter("A registry's modules not installed here are Not Installed");
     let empty = tempfile::tempdir().expect("tempdir");
     let rows = list(empty.path(), &["--registry", &registry.host()]);
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -434,6 +438,7 @@ fn versions_resolve_by_semver_and_older_ones_roll_back() {
 
 #[test]
 fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothing() {
+    let mut steps = Steps::start("set up");
     let registry = Registry::start();
     let api = registry.api();
     let host = registry.host();
@@ -462,7 +467,7 @@ fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothi
         stderr
     };
 
-    // Unsigned: the signature was deleted from the registry.
+    steps.enter("Unsigned: the signature was deleted from the registry");
     let (_w, built) = build_and_push("1.0.0", &format!("{host}/acme/unsigned"), &keys().1);
     let digest = built["pushed"]["digest"]
         .as_str()
@@ -476,8 +481,7 @@ fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothi
         .expect("sig");
     api.delete_manifest("acme/unsigned", &sig_digest);
     refused(&format!("{host}/acme/unsigned"), "not signed");
-    // `require_signed = true` and `key` in the config file do the same
-    // without flags.
+    steps.enter("`require_signed = true` and `key` in the config file do the same without flags");
     let configured = tempfile::tempdir().expect("tempdir");
     std::fs::copy(&keys().2, configured.path().join("trusted.pub")).expect("copy key");
     std::fs::write(
@@ -501,7 +505,7 @@ fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothi
         text(&out)
     );
     assert!(!configured.path().join("modules").join(NAME).exists());
-    // Without --require-signed it installs, marked Unverified, with a warning.
+    steps.enter("Without --require-signed it installs, marked Unverified, with a warning");
     let work = tempfile::tempdir().expect("tempdir");
     let out = install(work.path(), &format!("{host}/acme/unsigned"), &[]);
     assert!(out.status.success(), "{}", text(&out));
@@ -513,7 +517,7 @@ fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothi
     let rows = list(work.path(), &[]);
     assert_eq!(rows[0]["status"], json!("Unverified"), "{rows:?}");
 
-    // Signed by another publisher's key.
+    steps.enter("Signed by another publisher's key");
     let (_w, foreign) = build_and_push("1.0.0", &format!("{host}/acme/foreign"), &other_keys().1);
     let foreign_digest = foreign["pushed"]["digest"]
         .as_str()
@@ -524,6 +528,7 @@ fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothi
         "does not verify with the given public key",
     );
 
+    steps.enter("The artifact replaced after signing");
     // The artifact replaced after signing: a different layer under the
     // same tag, with the old signature and referrers copied next to it.
     let (_w, good) = build_and_push("1.0.0", &format!("{host}/acme/good"), &keys().1);
@@ -557,8 +562,7 @@ fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothi
         "names both digests: {stderr}"
     );
 
-    // The signature replaced: the foreign publisher's signature under the
-    // good artifact's signature tag.
+    steps.enter("The signature replaced: the foreign publisher's signature under the good artifact's signature tag");
     let (_w, good2) = build_and_push("1.0.0", &format!("{host}/acme/good2"), &keys().1);
     let good2_digest = good2["pushed"]["digest"]
         .as_str()
@@ -571,7 +575,7 @@ fn require_signed_refuses_unsigned_foreign_and_tampered_modules_and_writes_nothi
         &format!("{}.sig", hex(&good2_digest)),
     );
     refused(&format!("{host}/acme/good2"), "verification failed");
-    // verify in place says the same, without installing.
+    steps.enter("verify in place says the same, without installing");
     let out = aip(
         Path::new("."),
         &["verify", &format!("{host}/acme/good2"), "--key", &pub_key()],
@@ -743,6 +747,7 @@ fn aip_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 
 #[test]
 fn registry_credentials_come_from_the_environment_or_docker_config_and_never_leak() {
+    let mut steps = Steps::start("set up");
     const SECRET: &str = "s3cret-registry-pw";
     let registry = Registry::start_with_auth("ci-bot", SECRET);
     let host = registry.host();
@@ -775,7 +780,7 @@ fn registry_credentials_come_from_the_environment_or_docker_config_and_never_lea
         );
     };
 
-    // Anonymous: refused, with a hint; exit 1 (the user's to fix).
+    steps.enter("Anonymous: refused, with a hint; exit 1 (the user's to fix)");
     let out = aip_env(work.path(), &["push", &module, &dest], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -786,7 +791,7 @@ fn registry_credentials_come_from_the_environment_or_docker_config_and_never_lea
         "{stderr}"
     );
 
-    // A wrong password: refused, and neither password is printed.
+    steps.enter("A wrong password: refused, and neither password is printed");
     let out = aip_env(
         work.path(),
         &["push", &module, &dest],
@@ -799,7 +804,7 @@ fn registry_credentials_come_from_the_environment_or_docker_config_and_never_lea
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(!text(&out).contains("wrong-pw-123"), "{}", text(&out));
 
-    // From the environment, with debug logging on: pushed, nothing leaked.
+    steps.enter("From the environment, with debug logging on: pushed, nothing leaked");
     let out = aip_env(
         work.path(),
         &["push", &module, &dest],
@@ -812,7 +817,7 @@ fn registry_credentials_come_from_the_environment_or_docker_config_and_never_lea
     assert!(out.status.success(), "{}", text(&out));
     leaks(&out);
 
-    // From ~/.docker/config.json (DOCKER_CONFIG), as `docker login` writes it.
+    steps.enter("From ~/.docker/config.json (DOCKER_CONFIG), as `docker login` writes it");
     let docker = work.path().join("docker");
     std::fs::create_dir_all(&docker).expect("mkdir");
     use base64::Engine;

@@ -324,3 +324,35 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("free port")
 }
+
+/// The named steps of a long scenario test: when the test fails, the step
+/// it was in is printed under the panic, so a failure says which step broke
+/// without reading line numbers.
+pub struct Steps {
+    current: &'static str,
+    number: usize,
+}
+
+impl Steps {
+    /// A scenario at its first step.
+    pub fn start(first: &'static str) -> Steps {
+        Steps {
+            current: first,
+            number: 1,
+        }
+    }
+
+    /// The scenario moves on to the step `name`.
+    pub fn enter(&mut self, name: &'static str) {
+        self.current = name;
+        self.number += 1;
+    }
+}
+
+impl Drop for Steps {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("failed in step {}: {}", self.number, self.current);
+        }
+    }
+}

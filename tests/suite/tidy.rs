@@ -168,3 +168,97 @@ fn hand_written_sources_stay_small() {
         too_long.join("\n")
     );
 }
+
+/// `name -> versions` of the packages a Cargo.lock pins.
+fn locked_versions(lockfile: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let text = std::fs::read_to_string(repo(lockfile)).expect("a lockfile");
+    let lock: toml::Table = toml::from_str(&text).expect("Cargo.lock is TOML");
+    let mut versions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for package in lock
+        .get("package")
+        .and_then(toml::Value::as_array)
+        .expect("[[package]] tables")
+    {
+        let field = |key: &str| package.get(key).and_then(toml::Value::as_str).unwrap_or("");
+        versions
+            .entry(field("name").to_string())
+            .or_default()
+            .insert(field("version").to_string());
+    }
+    versions
+}
+
+/// The runtime crates are tested (templates/Cargo.lock) with the very
+/// versions generated adapters build with (the targets' lockfiles), so a
+/// test that passes there says something about what ships.
+#[test]
+fn runtime_crates_are_tested_with_the_versions_adapters_pin() {
+    let tested = locked_versions("templates/Cargo.lock");
+    let mut shipped = locked_versions("templates/grpc-service/Cargo.lock");
+    for (name, versions) in locked_versions("templates/wasm-component/Cargo.lock") {
+        shipped.entry(name).or_default().extend(versions);
+    }
+    let mut differ = Vec::new();
+    for (name, versions) in &tested {
+        if name.starts_with("aip-") {
+            continue;
+        }
+        let Some(pinned) = shipped.get(name) else {
+            continue; // only the tests use it
+        };
+        for version in versions.difference(pinned) {
+            differ.push(format!("{name} {version} (adapters pin {pinned:?})"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "templates/Cargo.lock tests the runtime with versions no adapter uses; \
+         align it (cargo update --manifest-path templates/Cargo.toml -p NAME --precise VERSION):\n{}",
+        differ.join("\n")
+    );
+}
+
+/// The gRPC service runtime builds in place because the files render copies
+/// into it from elsewhere are symlinks to those very files.
+#[test]
+fn runtime_symlinks_point_at_the_files_render_copies() {
+    let links = [
+        (
+            "runtime/request.rs",
+            "templates/shared/src/runtime/request.rs",
+        ),
+        (
+            "runtime/response.rs",
+            "templates/shared/src/runtime/response.rs",
+        ),
+        ("runtime/spec.rs", "templates/shared/src/runtime/spec.rs"),
+        (
+            "proto/aip.adapter.v1.rs",
+            "builder/adapter-proto/src/aip.adapter.v1.rs",
+        ),
+        (
+            "proto/adapter.binpb",
+            "builder/adapter-proto/src/adapter.binpb",
+        ),
+    ];
+    let render =
+        std::fs::read_to_string(repo("builder/render/src/templates.rs")).expect("templates.rs");
+    for (link, target) in links {
+        let path = repo(&format!("templates/grpc-service/runtime/src/{link}"));
+        let meta = std::fs::symlink_metadata(&path).expect("the link exists");
+        assert!(
+            meta.file_type().is_symlink(),
+            "{} must be a symlink to {target}",
+            path.display()
+        );
+        assert_eq!(
+            std::fs::canonicalize(&path).expect("the link resolves"),
+            std::fs::canonicalize(repo(target)).expect("the target exists"),
+            "{link}"
+        );
+        assert!(
+            render.contains(target),
+            "render no longer copies {target}; the link {link} is stale"
+        );
+    }
+}

@@ -127,6 +127,10 @@ pub const SERVICE_STATIC: &[StaticFile] = &[
         "templates/grpc-service/runtime/src/service.rs"
     ),
     static_file!(
+        "runtime/src/tests.rs",
+        "templates/grpc-service/runtime/src/tests.rs"
+    ),
+    static_file!(
         "runtime/src/runtime/mod.rs",
         "templates/grpc-service/runtime/src/runtime/mod.rs"
     ),

@@ -14,7 +14,10 @@ use crate::service::{AdapterService, Vendor};
 /// Serves until a shutdown signal.
 pub async fn serve(adapter: &'static Adapter, config: Config) -> Result<(), String> {
     let vendor = Vendor::new(adapter, &config)?;
-    let endpoint = vendor.endpoint().unwrap_or("(none: set AIP_VENDOR_URL)").to_string();
+    let endpoint = vendor
+        .endpoint()
+        .unwrap_or("(none: set AIP_VENDOR_URL)")
+        .to_string();
     let service = AdapterServer::new(AdapterService::new(adapter, vendor, &config));
 
     let (health_reporter, health) = tonic_health::server::health_reporter();

@@ -31,7 +31,11 @@ pub struct GrpcVendor {
 
 impl GrpcVendor {
     /// A lazily connecting client for `endpoint`.
-    pub fn new(descriptor_set: &[u8], endpoint: Option<String>, timeout: Duration) -> Result<GrpcVendor, String> {
+    pub fn new(
+        descriptor_set: &[u8],
+        endpoint: Option<String>,
+        timeout: Duration,
+    ) -> Result<GrpcVendor, String> {
         let pool = DescriptorPool::decode(descriptor_set)
             .map_err(|e| format!("the embedded vendor descriptor set does not load: {e}"))?;
         let channel = match &endpoint {
@@ -49,7 +53,11 @@ impl GrpcVendor {
             }
             None => None,
         };
-        Ok(GrpcVendor { pool, channel, endpoint })
+        Ok(GrpcVendor {
+            pool,
+            channel,
+            endpoint,
+        })
     }
 
     /// Where calls go, for the startup log.
@@ -67,7 +75,10 @@ impl GrpcVendor {
         request_id: Option<&str>,
     ) -> Result<Answers, CallError> {
         let Some(rpc) = &op.rpc else {
-            return Err(CallError::UnknownOperation(format!("{} is not a gRPC method", op.id)));
+            return Err(CallError::UnknownOperation(format!(
+                "{} is not a gRPC method",
+                op.id
+            )));
         };
         let Some(channel) = self.channel.clone() else {
             return Err(CallError::Transport(
@@ -78,33 +89,62 @@ impl GrpcVendor {
         let output_type = self.message(rpc.output_type)?;
         let requests = parse_requests(rpc, &input_type, input)?;
         let metadata = metadata(credentials, request_id)?;
-        let path = tonic::codegen::http::uri::PathAndQuery::try_from(format!("/{}/{}", rpc.service, rpc.method))
-            .map_err(|e| CallError::InvalidInput(format!("method path of {}: {e}", op.id)))?;
-        let codec = DynamicCodec { output: output_type };
+        let path = tonic::codegen::http::uri::PathAndQuery::try_from(format!(
+            "/{}/{}",
+            rpc.service, rpc.method
+        ))
+        .map_err(|e| CallError::InvalidInput(format!("method path of {}: {e}", op.id)))?;
+        let codec = DynamicCodec {
+            output: output_type,
+        };
         let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready()
-            .await
-            .map_err(|e| CallError::Transport(format!("vendor {}: {}", self.endpoint.as_deref().unwrap_or(""), error_chain(&e))))?;
+        grpc.ready().await.map_err(|e| {
+            CallError::Transport(format!(
+                "vendor {}: {}",
+                self.endpoint.as_deref().unwrap_or(""),
+                error_chain(&e)
+            ))
+        })?;
         let answers: Answers = match (rpc.client_streaming, rpc.server_streaming) {
             (false, false) => {
                 let request = with_metadata(single(requests)?, &metadata);
-                let answer = grpc.unary(request, path, codec).await.map_err(vendor_error)?;
+                let answer = grpc
+                    .unary(request, path, codec)
+                    .await
+                    .map_err(vendor_error)?;
                 Box::pin(tokio_stream::once(Ok(to_json(&answer.into_inner()))))
             }
             (false, true) => {
                 let request = with_metadata(single(requests)?, &metadata);
-                let answers = grpc.server_streaming(request, path, codec).await.map_err(vendor_error)?;
-                Box::pin(answers.into_inner().map(|item| item.map(|m| to_json(&m)).map_err(vendor_error)))
+                let answers = grpc
+                    .server_streaming(request, path, codec)
+                    .await
+                    .map_err(vendor_error)?;
+                Box::pin(
+                    answers
+                        .into_inner()
+                        .map(|item| item.map(|m| to_json(&m)).map_err(vendor_error)),
+                )
             }
             (true, false) => {
                 let request = with_metadata(tokio_stream::iter(requests), &metadata);
-                let answer = grpc.client_streaming(request, path, codec).await.map_err(vendor_error)?;
+                let answer = grpc
+                    .client_streaming(request, path, codec)
+                    .await
+                    .map_err(vendor_error)?;
                 Box::pin(tokio_stream::once(Ok(to_json(&answer.into_inner()))))
             }
             (true, true) => {
                 let request = with_metadata(tokio_stream::iter(requests), &metadata);
-                let answers = grpc.streaming(request, path, codec).await.map_err(vendor_error)?;
-                Box::pin(answers.into_inner().map(|item| item.map(|m| to_json(&m)).map_err(vendor_error)))
+                let answers = grpc
+                    .streaming(request, path, codec)
+                    .await
+                    .map_err(vendor_error)?;
+                Box::pin(
+                    answers
+                        .into_inner()
+                        .map(|item| item.map(|m| to_json(&m)).map_err(vendor_error)),
+                )
             }
         };
         Ok(answers)
@@ -112,20 +152,29 @@ impl GrpcVendor {
 
     fn message(&self, name: &str) -> Result<MessageDescriptor, CallError> {
         self.pool.get_message_by_name(name).ok_or_else(|| {
-            CallError::Transport(format!("message type {name} is missing from the embedded descriptor set"))
+            CallError::Transport(format!(
+                "message type {name} is missing from the embedded descriptor set"
+            ))
         })
     }
 }
 
 /// The request messages: one JSON object, or an array of them for methods
 /// that take a stream.
-fn parse_requests(rpc: &Rpc, input_type: &MessageDescriptor, input: &str) -> Result<Vec<DynamicMessage>, CallError> {
+pub(crate) fn parse_requests(
+    rpc: &Rpc,
+    input_type: &MessageDescriptor,
+    input: &str,
+) -> Result<Vec<DynamicMessage>, CallError> {
     let value: serde_json::Value = serde_json::from_str(input)
         .map_err(|e| CallError::InvalidInput(format!("input is not valid JSON: {e}")))?;
     let decode = |index: Option<usize>, value: serde_json::Value| {
         DynamicMessage::deserialize(input_type.clone(), value).map_err(|e| {
             let at = index.map(|i| format!(" (message {i})")).unwrap_or_default();
-            CallError::InvalidInput(format!("input{at} does not fit {}: {e}", input_type.full_name()))
+            CallError::InvalidInput(format!(
+                "input{at} does not fit {}: {e}",
+                input_type.full_name()
+            ))
         })
     };
     if rpc.client_streaming {
@@ -137,7 +186,11 @@ fn parse_requests(rpc: &Rpc, input_type: &MessageDescriptor, input: &str) -> Res
                 input_type.full_name()
             )));
         };
-        items.into_iter().enumerate().map(|(i, v)| decode(Some(i), v)).collect()
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| decode(Some(i), v))
+            .collect()
     } else {
         Ok(vec![decode(None, value)?])
     }
@@ -156,14 +209,22 @@ fn single(mut requests: Vec<DynamicMessage>) -> Result<DynamicMessage, CallError
 }
 
 /// Credentials become request metadata: the scheme is the key.
-fn metadata(credentials: &[(String, String)], request_id: Option<&str>) -> Result<MetadataMap, CallError> {
+pub(crate) fn metadata(
+    credentials: &[(String, String)],
+    request_id: Option<&str>,
+) -> Result<MetadataMap, CallError> {
     let mut map = MetadataMap::new();
     for (scheme, value) in credentials {
-        let key = AsciiMetadataKey::from_bytes(scheme.to_ascii_lowercase().as_bytes()).map_err(|_| {
-            CallError::InvalidInput(format!("credential scheme {scheme:?} is not a gRPC metadata key"))
-        })?;
+        let key =
+            AsciiMetadataKey::from_bytes(scheme.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                CallError::InvalidInput(format!(
+                    "credential scheme {scheme:?} is not a gRPC metadata key"
+                ))
+            })?;
         let value = AsciiMetadataValue::try_from(value.as_str()).map_err(|_| {
-            CallError::InvalidInput(format!("the credential for {scheme:?} is not a valid metadata value"))
+            CallError::InvalidInput(format!(
+                "the credential for {scheme:?} is not a valid metadata value"
+            ))
         })?;
         map.insert(key, value);
     }
@@ -177,13 +238,14 @@ fn metadata(credentials: &[(String, String)], request_id: Option<&str>) -> Resul
 
 fn to_json(message: &DynamicMessage) -> String {
     serde_json::to_string(message).unwrap_or_else(|e| {
-        serde_json::Value::String(format!("the vendor's answer cannot be shown as JSON: {e}")).to_string()
+        serde_json::Value::String(format!("the vendor's answer cannot be shown as JSON: {e}"))
+            .to_string()
     })
 }
 
 /// A status from the vendor is a vendor error; one made by the client
 /// because the call never completed is a transport error.
-fn vendor_error(status: tonic::Status) -> CallError {
+pub(crate) fn vendor_error(status: tonic::Status) -> CallError {
     if std::error::Error::source(&status).is_some() {
         return CallError::Transport(format!("vendor call failed: {}", error_chain(&status)));
     }
@@ -227,7 +289,11 @@ impl Encoder for DynamicEncoder {
     type Item = DynamicMessage;
     type Error = tonic::Status;
 
-    fn encode(&mut self, item: DynamicMessage, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+    fn encode(
+        &mut self,
+        item: DynamicMessage,
+        dst: &mut EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
         item.encode(dst)
             .map_err(|e| local_fault("encoding the request", e))
     }

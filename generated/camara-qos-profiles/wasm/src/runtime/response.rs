@@ -12,7 +12,12 @@ pub fn output_json(content_type: Option<&str>, body: &[u8]) -> String {
     }
     let json_like = content_type
         .map(|ct| {
-            let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let ct = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             ct == "application/json" || ct.ends_with("+json")
         })
         .unwrap_or(false);

@@ -278,21 +278,15 @@ fn object_pairs(map: &Map<String, Value>, explode: bool, sep: &str, kv: &str) ->
         .join(sep)
 }
 
+/// A path parameter in its style: every value and key percent-encoded, the
+/// style's delimiters (`.` `;` `,` `=`) literal, so a delimiter inside a
+/// value stays distinguishable from one between values.
 fn path_value(param: &Param, value: &Value) -> String {
     let enc = |s: &str| encode(s, false);
     match param.style {
         Style::Label => {
             let sep = if param.explode { "." } else { "," };
-            let items = match value {
-                Value::Array(items) => items
-                    .iter()
-                    .map(|v| enc(&scalar(v)))
-                    .collect::<Vec<_>>()
-                    .join(sep),
-                Value::Object(map) => enc(&object_pairs(map, param.explode, sep, "=")),
-                other => enc(&scalar(other)),
-            };
-            format!(".{items}")
+            format!(".{}", encoded_list(value, param.explode, sep))
         }
         Style::Matrix => match value {
             Value::Array(items) if param.explode => items
@@ -303,16 +297,34 @@ fn path_value(param: &Param, value: &Value) -> String {
                 .iter()
                 .map(|(k, v)| format!(";{}={}", enc(k), enc(&scalar(v))))
                 .collect(),
-            other => format!(";{}={}", param.name, enc(&simple_value(other, false))),
+            other => match encoded_list(other, false, ",") {
+                list if list.is_empty() => format!(";{}", param.name),
+                list => format!(";{}={list}", param.name),
+            },
         },
-        _ => match value {
-            Value::Array(items) => items
-                .iter()
-                .map(|v| enc(&scalar(v)))
-                .collect::<Vec<_>>()
-                .join(","),
-            other => enc(&simple_value(other, param.explode)),
-        },
+        _ => encoded_list(value, param.explode, ","),
+    }
+}
+
+/// An array's items, or an object's members (`k,v`, or `k=v` when
+/// exploded), each percent-encoded and joined by `sep`; a scalar encoded.
+fn encoded_list(value: &Value, explode: bool, sep: &str) -> String {
+    let enc = |s: &str| encode(s, false);
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| enc(&scalar(v)))
+            .collect::<Vec<_>>()
+            .join(sep),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let kv = if explode { "=" } else { "," };
+                format!("{}{kv}{}", enc(k), enc(&scalar(v)))
+            })
+            .collect::<Vec<_>>()
+            .join(sep),
+        other => enc(&scalar(other)),
     }
 }
 
@@ -337,6 +349,18 @@ fn query_pairs(param: &Param, value: &Value, out: &mut Vec<(String, String)>) {
         }
         (Style::SpaceDelimited, Value::Array(items)) => out.push((name, joined(items, "%20"))),
         (Style::PipeDelimited, Value::Array(items)) => out.push((name, joined(items, "%7C"))),
+        (Style::SpaceDelimited | Style::PipeDelimited, Value::Object(map)) => {
+            let sep = if param.style == Style::SpaceDelimited {
+                "%20"
+            } else {
+                "%7C"
+            };
+            let members: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}{sep}{}", enc(k), enc(&scalar(v))))
+                .collect();
+            out.push((name, members.join(sep)));
+        }
         (_, Value::Array(items)) if param.explode => {
             for item in items {
                 out.push((name.clone(), enc(&scalar(item))));

@@ -13,6 +13,8 @@ mod rest;
 pub mod runtime;
 mod server;
 mod service;
+#[cfg(test)]
+mod tests;
 
 use std::process::ExitCode;
 
@@ -46,7 +48,10 @@ pub fn run(adapter: &'static Adapter) -> ExitCode {
         }
     };
     config::init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");

@@ -9,10 +9,10 @@ use std::time::Instant;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
+use crate::Adapter;
 use crate::config::Config;
 use crate::errors::CallError;
 use crate::grpc_vendor::{Answers, GrpcVendor};
-use crate::Adapter;
 use crate::proto::adapter_server::Adapter as AdapterRpc;
 use crate::proto::{DescribeRequest, DescribeResponse, InvokeRequest, InvokeResponse};
 use crate::rest::RestVendor;
@@ -20,8 +20,8 @@ use crate::runtime::spec::Operation;
 
 /// How the vendor is reached.
 pub enum Vendor {
-    /// HTTP requests.
-    Rest(RestVendor),
+    /// HTTP requests (boxed: the HTTPS client makes it large).
+    Rest(Box<RestVendor>),
     /// gRPC calls.
     Grpc(GrpcVendor),
 }
@@ -38,7 +38,11 @@ impl Vendor {
                     .or_else(|| adapter.default_server.map(str::to_string)),
                 config.vendor_timeout,
             )?),
-            None => Vendor::Rest(RestVendor::new(adapter, config.vendor_url.clone(), config.vendor_timeout)),
+            None => Vendor::Rest(Box::new(RestVendor::new(
+                adapter,
+                config.vendor_url.clone(),
+                config.vendor_timeout,
+            ))),
         })
     }
 
@@ -69,7 +73,10 @@ impl AdapterService {
     }
 
     /// Calls the vendor; the answers as a stream of output JSON texts.
-    async fn answers(&self, req: &InvokeRequest) -> Result<(&'static Operation, Answers), CallError> {
+    async fn answers(
+        &self,
+        req: &InvokeRequest,
+    ) -> Result<(&'static Operation, Answers), CallError> {
         let Some(op) = (self.adapter.find)(&req.operation) else {
             return Err(CallError::UnknownOperation(format!(
                 "no operation {:?} in module {}",
@@ -77,8 +84,11 @@ impl AdapterService {
             )));
         };
         // The call's own credentials win over the configured ones.
-        let mut credentials: Vec<(String, String)> =
-            req.credentials.iter().map(|c| (c.scheme.clone(), c.value.clone())).collect();
+        let mut credentials: Vec<(String, String)> = req
+            .credentials
+            .iter()
+            .map(|c| (c.scheme.clone(), c.value.clone()))
+            .collect();
         for (scheme, value) in &self.credentials {
             if !credentials.iter().any(|(s, _)| s == scheme) {
                 credentials.push((scheme.clone(), value.clone()));
@@ -87,32 +97,50 @@ impl AdapterService {
         let request_id = Some(req.request_id.as_str()).filter(|id| !id.is_empty());
         let answers: Answers = match &self.vendor {
             Vendor::Rest(rest) => {
-                let output = rest.call(op, &req.input_json, &credentials, request_id).await?;
+                let output = rest
+                    .call(op, &req.input_json, &credentials, request_id)
+                    .await?;
                 Box::pin(tokio_stream::once(Ok(output)))
             }
-            Vendor::Grpc(grpc) => grpc.call(op, &req.input_json, &credentials, request_id).await?,
+            Vendor::Grpc(grpc) => {
+                grpc.call(op, &req.input_json, &credentials, request_id)
+                    .await?
+            }
         };
         Ok((op, answers))
     }
 }
 
-fn log_outcome(operation: &str, request_id: &str, started: Instant, outcome: Result<usize, &CallError>) {
+fn log_outcome(
+    operation: &str,
+    request_id: &str,
+    started: Instant,
+    outcome: Result<usize, &CallError>,
+) {
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(answers) => tracing::info!(operation, request_id, answers, millis, "call succeeded"),
-        Err(e) => tracing::warn!(operation, request_id, millis, kind = e.kind(), error = ?e, "call failed"),
+        Err(e) => {
+            tracing::warn!(operation, request_id, millis, kind = e.kind(), error = ?e, "call failed")
+        }
     }
 }
 
 #[tonic::async_trait]
 impl AdapterRpc for AdapterService {
-    async fn describe(&self, _request: Request<DescribeRequest>) -> Result<Response<DescribeResponse>, Status> {
+    async fn describe(
+        &self,
+        _request: Request<DescribeRequest>,
+    ) -> Result<Response<DescribeResponse>, Status> {
         Ok(Response::new(DescribeResponse {
             describe_json: self.adapter.describe_json.to_string(),
         }))
     }
 
-    async fn invoke(&self, request: Request<InvokeRequest>) -> Result<Response<InvokeResponse>, Status> {
+    async fn invoke(
+        &self,
+        request: Request<InvokeRequest>,
+    ) -> Result<Response<InvokeResponse>, Status> {
         let started = Instant::now();
         let req = request.into_inner();
         let result = async {
@@ -126,7 +154,9 @@ impl AdapterRpc for AdapterService {
             let output = match (streams, count) {
                 (false, 1) => outputs.pop().unwrap_or_default(),
                 (false, n) => {
-                    return Err(CallError::Transport(format!("expected one answer from the vendor, got {n}")));
+                    return Err(CallError::Transport(format!(
+                        "expected one answer from the vendor, got {n}"
+                    )));
                 }
                 (true, _) => format!("[{}]", outputs.join(",")),
             };
@@ -136,7 +166,9 @@ impl AdapterRpc for AdapterService {
         match result {
             Ok((output, answers)) => {
                 log_outcome(&req.operation, &req.request_id, started, Ok(answers));
-                Ok(Response::new(InvokeResponse { output_json: output }))
+                Ok(Response::new(InvokeResponse {
+                    output_json: output,
+                }))
             }
             Err(e) => {
                 log_outcome(&req.operation, &req.request_id, started, Err(&e));
@@ -147,12 +179,19 @@ impl AdapterRpc for AdapterService {
 
     type InvokeStreamStream = Pin<Box<dyn Stream<Item = Result<InvokeResponse, Status>> + Send>>;
 
-    async fn invoke_stream(&self, request: Request<InvokeRequest>) -> Result<Response<Self::InvokeStreamStream>, Status> {
+    async fn invoke_stream(
+        &self,
+        request: Request<InvokeRequest>,
+    ) -> Result<Response<Self::InvokeStreamStream>, Status> {
         let started = Instant::now();
         let req = request.into_inner();
         match self.answers(&req).await {
             Ok((_, answers)) => {
-                tracing::info!(operation = req.operation, request_id = req.request_id, "stream started");
+                tracing::info!(
+                    operation = req.operation,
+                    request_id = req.request_id,
+                    "stream started"
+                );
                 let operation = req.operation.clone();
                 let stream = answers.map(move |item| match item {
                     Ok(output_json) => Ok(InvokeResponse { output_json }),

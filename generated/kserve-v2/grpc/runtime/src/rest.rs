@@ -10,8 +10,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::errors::CallError;
 use crate::Adapter;
+use crate::errors::CallError;
 use crate::runtime::request::{self, BuildError, CallInput};
 use crate::runtime::response::output_json;
 use crate::runtime::spec::Operation;
@@ -30,7 +30,11 @@ pub struct RestVendor {
 impl RestVendor {
     /// A client for `server_url` (else the spec's server), with the
     /// webpki root certificates built in: the image has no CA bundle.
-    pub fn new(adapter: &'static Adapter, server_url: Option<String>, timeout: Duration) -> RestVendor {
+    pub fn new(
+        adapter: &'static Adapter,
+        server_url: Option<String>,
+        timeout: Duration,
+    ) -> RestVendor {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
@@ -62,11 +66,17 @@ impl RestVendor {
             server_url: self.server_url.as_deref(),
             request_id,
         };
-        let req = request::build(op, self.adapter.default_server, self.adapter.schemes, input, &call)
-            .map_err(|e| match e {
-                BuildError::InvalidInput(m) => CallError::InvalidInput(m),
-                BuildError::MissingCredential(m) => CallError::MissingCredential(m),
-            })?;
+        let req = request::build(
+            op,
+            self.adapter.default_server,
+            self.adapter.schemes,
+            input,
+            &call,
+        )
+        .map_err(|e| match e {
+            BuildError::InvalidInput(m) => CallError::InvalidInput(m),
+            BuildError::MissingCredential(m) => CallError::MissingCredential(m),
+        })?;
         let uri = format!("{}://{}{}", req.scheme, req.authority, req.path_and_query);
         let mut builder = hyper::Request::builder().method(req.method).uri(&uri);
         for (name, value) in &req.headers {
@@ -74,13 +84,13 @@ impl RestVendor {
         }
         let request = builder
             .body(Full::new(Bytes::from(req.body.unwrap_or_default())))
-            .map_err(|e| CallError::InvalidInput(format!("cannot form the request to {uri}: {e}")))?;
+            .map_err(|e| {
+                CallError::InvalidInput(format!("cannot form the request to {uri}: {e}"))
+            })?;
         let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| CallError::Transport(format!("{} {uri}: {}", req.method, error_chain(&e))))?;
+            let response = self.client.request(request).await.map_err(|e| {
+                CallError::Transport(format!("{} {uri}: {}", req.method, error_chain(&e)))
+            })?;
             let status = response.status().as_u16();
             let content_type = response
                 .headers()
@@ -97,7 +107,10 @@ impl RestVendor {
         let (status, content_type, body) = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| {
-                CallError::Transport(format!("{} {uri}: no answer within {:?}", req.method, self.timeout))
+                CallError::Transport(format!(
+                    "{} {uri}: no answer within {:?}",
+                    req.method, self.timeout
+                ))
             })??;
         if !(200..300).contains(&status) {
             return Err(CallError::Vendor {

@@ -58,12 +58,22 @@ impl CallError {
         let (code, kind, message, vendor) = match self {
             CallError::UnknownOperation(m) => (Code::NotFound, Kind::UnknownOperation, m, None),
             CallError::InvalidInput(m) => (Code::InvalidArgument, Kind::InvalidInput, m, None),
-            CallError::MissingCredential(m) => (Code::Unauthenticated, Kind::MissingCredential, m, None),
-            CallError::Vendor { status, content_type, body } => (
+            CallError::MissingCredential(m) => {
+                (Code::Unauthenticated, Kind::MissingCredential, m, None)
+            }
+            CallError::Vendor {
+                status,
+                content_type,
+                body,
+            } => (
                 Code::FailedPrecondition,
                 Kind::Vendor,
                 format!("the vendor answered {status}: {}", truncate(&body, 512)),
-                Some(VendorError { status, content_type, body }),
+                Some(VendorError {
+                    status,
+                    content_type,
+                    body,
+                }),
             ),
             CallError::Transport(m) => (Code::Unavailable, Kind::Transport, m, None),
         };
@@ -84,7 +94,7 @@ impl CallError {
     }
 }
 
-fn truncate(text: &str, max: usize) -> &str {
+pub(crate) fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }

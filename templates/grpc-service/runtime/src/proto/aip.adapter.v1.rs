@@ -1,0 +1,1 @@
+../../../../../builder/adapter-proto/src/aip.adapter.v1.rs

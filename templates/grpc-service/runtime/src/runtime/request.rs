@@ -1,0 +1,1 @@
+../../../../shared/src/runtime/request.rs

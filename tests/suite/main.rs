@@ -13,7 +13,9 @@
 mod support;
 
 mod bad_input;
+mod browser;
 mod build_service;
+mod console;
 mod corpus;
 mod e2e;
 mod echo_vendor;

@@ -141,12 +141,18 @@ pub fn call(
             if let Some(key) = key {
                 req = req.header("X-API-Key", key);
             }
+            for (k, v) in extra {
+                req = req.header(*k, *v);
+            }
             req.send_empty()
         }
         _ => {
             let mut req = agent.get(url);
             if let Some(key) = key {
                 req = req.header("X-API-Key", key);
+            }
+            for (k, v) in extra {
+                req = req.header(*k, *v);
             }
             req.call()
         }

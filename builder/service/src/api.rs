@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let (routes, _) = crate::routes::routes().split_for_parts();
     routes
+        .merge(crate::console::router())
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
@@ -62,8 +63,10 @@ async fn refuse_declared_oversize(
     }
 }
 
-/// The caller behind `X-API-Key`; in open mode (no keys configured,
-/// loopback only) everyone is an admin of the default tenant.
+/// The caller behind `X-API-Key`, or behind a console session cookie
+/// (state-changing requests then need `X-CSRF-Token`); in open mode (no
+/// keys configured, loopback only) everyone is an admin of the default
+/// tenant.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
@@ -86,11 +89,30 @@ impl FromRequestParts<AppState> for Caller {
             Some(client) => state.failed_auth.failed(client),
             None => Problem::unauthenticated(),
         };
-        let presented = parts
-            .headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(refuse)?;
+        let presented = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
+        let Some(presented) = presented else {
+            // A console session stands for the key it was signed in with;
+            // a request that changes anything must also carry its CSRF
+            // token, which no other site can read.
+            let session = state
+                .sessions
+                .of_request(&parts.headers)
+                .ok_or_else(refuse)?;
+            if !parts.method.is_safe() {
+                let token = parts
+                    .headers
+                    .get("x-csrf-token")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !crate::console::session::csrf_matches(&session, token) {
+                    return Err(Problem::forbidden(
+                        "a request made with a console session must carry its CSRF token in X-CSRF-Token",
+                    ));
+                }
+            }
+            state.limits.check(&session.caller.key_id)?;
+            return Ok(session.caller);
+        };
         let caller = authenticate(&state.config.api_keys, presented).ok_or_else(refuse)?;
         state.limits.check(&caller.key_id)?;
         Ok(caller)

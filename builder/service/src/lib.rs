@@ -24,6 +24,7 @@
 
 mod api;
 mod auth;
+mod console;
 mod fetch;
 mod hints;
 mod metrics;
@@ -230,6 +231,7 @@ pub async fn serve(
         metrics,
         limits: rate_limit::RateLimits::new(config.rate_limit),
         failed_auth: rate_limit::FailedAuth::default(),
+        sessions: console::Sessions::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

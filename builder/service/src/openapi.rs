@@ -39,7 +39,8 @@ use crate::store::{Job, JobEvent, JobState};
 )]
 pub(crate) struct ApiDoc;
 
-/// `X-API-Key`, the only way to authenticate.
+/// `X-API-Key`, how programs authenticate (the console's session cookie
+/// is accepted too; see `console/session.rs`).
 struct ApiKeyHeader;
 
 impl Modify for ApiKeyHeader {
@@ -49,7 +50,7 @@ impl Modify for ApiKeyHeader {
                 "api_key",
                 SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                     "X-API-Key",
-                    "An API key from AIP_BUILDER_API_KEYS (key:role1|role2[:tenant])",
+                    "An API key from AIP_BUILDER_API_KEYS (key:role1|role2[:tenant]). A console session cookie is accepted instead; a request that changes anything then also needs the session's X-CSRF-Token header.",
                 ))),
             );
         }

@@ -26,4 +26,6 @@ pub struct AppState {
     pub limits: RateLimits,
     /// Failed authentications per client address.
     pub failed_auth: FailedAuth,
+    /// Console sign-ins.
+    pub sessions: crate::console::Sessions,
 }

@@ -1,0 +1,69 @@
+//! The operators' console, served by `aip-builder serve` itself on the same
+//! port, with the same keys, roles and tenants: server-rendered HTML pages
+//! (minijinja, auto-escaped) and a stylesheet embedded in the binary; no
+//! script, no request to any other host.
+//!
+//! - `session.rs`: sign-in exchanges an API key for an HttpOnly,
+//!   SameSite=Strict session cookie; every form carries a CSRF token.
+//! - `agents.rs`: the Agents page: every module of the tenant with its
+//!   status chip from real verification, filters and paging.
+//! - `module_page.rs`: one module version: manifest, signature, SBOM
+//!   components, downloads, repairs, re-run verification.
+//! - `view.rs`: templates, the stylesheet and the headers of every page.
+
+mod agents;
+mod module_page;
+pub mod session;
+mod sign_in;
+mod view;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+pub use session::Sessions;
+
+use crate::state::AppState;
+
+/// The console's routes, under `/console`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/console",
+            get(|| async { Redirect::to("/console/agents") }),
+        )
+        .route(
+            "/console/sign-in",
+            get(sign_in::form).post(sign_in::sign_in),
+        )
+        .route("/console/sign-out", post(sign_in::sign_out))
+        .route("/console/agents", get(agents::agents_page))
+        .route("/console/modules/{name}", get(module_page::latest))
+        .route(
+            "/console/modules/{name}/versions/{version}",
+            get(module_page::page_of_version),
+        )
+        .route(
+            "/console/modules/{name}/versions/{version}/verify",
+            post(module_page::reverify),
+        )
+        .route("/console/assets/{file}", get(view::asset))
+}
+
+/// The signed-in operator of a console request; without a live session,
+/// the request is sent to the sign-in page.
+pub struct Operator(pub session::Session);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Operator, Response> {
+        state
+            .sessions
+            .of_request(&parts.headers)
+            .map(Operator)
+            .ok_or_else(|| Redirect::to("/console/sign-in").into_response())
+    }
+}

@@ -1,0 +1,121 @@
+//! `GET/POST /console/sign-in` and `POST /console/sign-out`.
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::auth::{Caller, DEFAULT_TENANT, Role, authenticate};
+use crate::console::session::{self, csrf_matches};
+use crate::console::view::{ErrorView, page};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// The sign-in form's fields.
+#[derive(Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    api_key: String,
+}
+
+/// A form that carries only the CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl CsrfForm {
+    /// The token the form carried.
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `GET /console/sign-in`.
+pub async fn form(State(state): State<AppState>) -> Response {
+    sign_in_page(&state, StatusCode::OK, None)
+}
+
+fn sign_in_page(state: &AppState, status: StatusCode, error: Option<ErrorView>) -> Response {
+    page(
+        status,
+        "sign_in.html",
+        minijinja::context! { open_mode => state.config.api_keys.is_empty(), error => error },
+    )
+}
+
+/// `POST /console/sign-in`: the key is checked like `X-API-Key` (failures
+/// throttled per address) and exchanged for a session cookie.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let client = Some(peer.ip());
+    let caller = if state.config.api_keys.is_empty() {
+        Caller {
+            roles: vec![Role::Admin],
+            tenant: DEFAULT_TENANT.into(),
+            key_id: String::new(),
+        }
+    } else {
+        if let Some(client) = client
+            && let Err(problem) = state.failed_auth.check(client)
+        {
+            return sign_in_page(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(ErrorView::from(&problem)),
+            );
+        }
+        match authenticate(&state.config.api_keys, form.api_key.trim()) {
+            Some(caller) => caller,
+            None => {
+                if let Some(client) = client {
+                    let _ = state.failed_auth.failed(client);
+                }
+                let problem = Problem::unauthenticated();
+                let error = ErrorView {
+                    title: problem.title.to_string(),
+                    detail: "that API key is not one this service accepts".into(),
+                    hint: Some("paste the whole key your administrator gave you".into()),
+                };
+                return sign_in_page(&state, StatusCode::UNAUTHORIZED, Some(error));
+            }
+        }
+    };
+    tracing::info!(tenant = %caller.tenant, key = %caller.key_id, "console sign-in");
+    let (token, _) = state.sessions.create(caller);
+    (
+        [(header::SET_COOKIE, session::set_cookie(&token, &headers))],
+        Redirect::to("/console/agents"),
+    )
+        .into_response()
+}
+
+/// `POST /console/sign-out`: revokes the session (with its CSRF token, so
+/// no other site can sign an operator out).
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(session) = state.sessions.of_request(&headers) {
+        if !csrf_matches(&session, &form.csrf) {
+            return (
+                StatusCode::FORBIDDEN,
+                "the form's CSRF token does not match the session",
+            )
+                .into_response();
+        }
+        state.sessions.revoke(&headers);
+    }
+    (
+        [(header::SET_COOKIE, session::clear_cookie(&headers))],
+        Redirect::to("/console/sign-in"),
+    )
+        .into_response()
+}

@@ -1,0 +1,208 @@
+//! Rendering console pages: minijinja templates embedded in the binary
+//! (HTML auto-escaping on, so spec text and module data cannot become
+//! markup), the stylesheet served under its digest, and the headers every
+//! page carries (a Content-Security-Policy that allows nothing but this
+//! origin, no caching of pages, no referrer).
+
+use std::sync::OnceLock;
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::Environment;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{Caller, Role};
+use crate::console::session::Session;
+use crate::problem::Problem;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "base.html",
+        include_str!("../../console/templates/base.html"),
+    ),
+    (
+        "sign_in.html",
+        include_str!("../../console/templates/sign_in.html"),
+    ),
+    (
+        "agents.html",
+        include_str!("../../console/templates/agents.html"),
+    ),
+    (
+        "module.html",
+        include_str!("../../console/templates/module.html"),
+    ),
+];
+
+const CSS: &str = include_str!("../../console/assets/console.css");
+
+/// Every page's policy: resources and requests only to this origin, no
+/// scripts yet, forms only to this origin, never framed.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                // Templates are embedded: a broken one fails every test that
+                // renders a page; the page then says so (see `page`).
+                tracing::error!(template = name, error = %e, "console template does not parse");
+            }
+        }
+        env
+    })
+}
+
+/// The stylesheet's URL: its content digest is in the name, so it can be
+/// cached forever.
+pub fn css_href() -> String {
+    format!("/console/assets/{}", css_file_name())
+}
+
+fn css_file_name() -> String {
+    let digest = hex::encode(Sha256::digest(CSS.as_bytes()));
+    format!("console-{}.css", &digest[..16])
+}
+
+/// `GET /console/assets/{file}`.
+pub async fn asset(Path(file): Path<String>) -> Response {
+    if file != css_file_name() {
+        return (StatusCode::NOT_FOUND, "no such asset").into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+/// The signed-in operator as pages show them (no key, ever).
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    /// Their tenant.
+    pub tenant: String,
+    /// Their strongest role.
+    pub role: &'static str,
+    /// Whether they may switch tenant.
+    pub admin: bool,
+    /// Whether they may build, install and update.
+    pub builder: bool,
+    /// The token their forms carry.
+    pub csrf: String,
+}
+
+impl UserView {
+    /// The view of `session`'s operator.
+    pub fn of(session: &Session) -> UserView {
+        let caller: &Caller = &session.caller;
+        let role = if caller.may(Role::Admin) {
+            "admin"
+        } else if caller.may(Role::Builder) {
+            "builder"
+        } else {
+            "viewer"
+        };
+        UserView {
+            tenant: caller.tenant.clone(),
+            role,
+            admin: caller.may(Role::Admin),
+            builder: caller.may(Role::Builder),
+            csrf: session.csrf.clone(),
+        }
+    }
+}
+
+/// A problem as the console shows it, next to what caused it.
+#[derive(Debug, Serialize)]
+pub struct ErrorView {
+    /// Short title.
+    pub title: String,
+    /// What was wrong.
+    pub detail: String,
+    /// What to do about it, in the console's terms.
+    pub hint: Option<String>,
+}
+
+impl From<&Problem> for ErrorView {
+    fn from(problem: &Problem) -> ErrorView {
+        ErrorView {
+            title: problem.title.to_string(),
+            detail: problem.detail.clone(),
+            hint: problem.hint.clone(),
+        }
+    }
+}
+
+/// Renders `template` with `context` (which gets `css` added) as a page
+/// with `status`.
+pub fn page(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
+    let context = minijinja::context! { css => css_href(), ..context };
+    let rendered = environment()
+        .get_template(template)
+        .and_then(|t| t.render(context));
+    let mut response = match rendered {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template, error = %e, "cannot render a console page");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the console cannot render this page; the service log says why",
+            )
+                .into_response()
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses() {
+        for (name, _) in TEMPLATES {
+            assert!(environment().get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn module_data_is_escaped() {
+        let html = environment()
+            .get_template("sign_in.html")
+            .and_then(|t| {
+                t.render(minijinja::context! {
+                    error => ErrorView { title: "<b>".into(), detail: "<script>alert(1)</script>".into(), hint: None },
+                })
+            })
+            .expect("renders");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"));
+    }
+}

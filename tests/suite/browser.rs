@@ -1,0 +1,157 @@
+//! A real headless Chromium for the console's tests, driven over WebDriver
+//! (chromedriver from Debian's `chromium-driver`, started per test on a
+//! free loopback port) with fantoccini. `ci/provision` installs both.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// chromedriver and a browser session; both end when this is dropped.
+pub struct Browser {
+    /// The WebDriver session.
+    pub client: Client,
+    /// Runs the async WebDriver calls for the synchronous tests.
+    pub runtime: tokio::runtime::Runtime,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium with a fresh profile.
+    pub fn start() -> Browser {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "chromedriver runs (apt-get install chromium-driver; ci/provision installs it)",
+            );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let profile = tempfile::tempdir().expect("tempdir");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", format!("--user-data-dir={}", profile.path().display())],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = runtime.block_on(async {
+            loop {
+                let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+                match ClientBuilder::new(connector)
+                    .capabilities(capabilities.clone())
+                    .connect(&url)
+                    .await
+                {
+                    Ok(client) => break client,
+                    Err(e) if Instant::now() > deadline => {
+                        panic!("chromedriver at {url} gave no session: {e}")
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        });
+        Browser {
+            client,
+            runtime,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Opens `url` and waits for the page.
+    pub fn goto(&self, url: &str) {
+        self.runtime
+            .block_on(self.client.goto(url))
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    /// The current URL.
+    pub fn url(&self) -> String {
+        self.runtime
+            .block_on(self.client.current_url())
+            .expect("the current URL")
+            .to_string()
+    }
+
+    /// The text of the first element matching the CSS selector.
+    pub fn text(&self, css: &str) -> String {
+        self.runtime
+            .block_on(async { self.client.find(Locator::Css(css)).await?.text().await })
+            .unwrap_or_else(|e| panic!("no text at {css}: {e}"))
+    }
+
+    /// How many elements match the CSS selector.
+    pub fn count(&self, css: &str) -> usize {
+        self.runtime
+            .block_on(self.client.find_all(Locator::Css(css)))
+            .map(|all| all.len())
+            .unwrap_or(0)
+    }
+
+    /// Types `value` into the field matching `css`.
+    pub fn fill(&self, css: &str, value: &str) {
+        self.runtime
+            .block_on(async {
+                let field = self.client.find(Locator::Css(css)).await?;
+                field.clear().await?;
+                field.send_keys(value).await
+            })
+            .unwrap_or_else(|e| panic!("cannot fill {css}: {e}"));
+    }
+
+    /// Clicks the element matching `css` and waits for what it loads.
+    pub fn click(&self, css: &str) {
+        self.runtime
+            .block_on(async { self.client.find(Locator::Css(css)).await?.click().await })
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    /// Runs `script` (its `return` value is the result) in the page.
+    pub fn script(&self, script: &str) -> Value {
+        self.runtime
+            .block_on(self.client.execute(script, Vec::new()))
+            .unwrap_or_else(|e| panic!("script failed: {e}"))
+    }
+
+    /// Runs an async `script` whose last argument is the callback to call
+    /// with the result.
+    pub fn async_script(&self, script: &str) -> Value {
+        self.runtime
+            .block_on(self.client.execute_async(script, Vec::new()))
+            .unwrap_or_else(|e| panic!("script failed: {e}"))
+    }
+
+    /// The value of the cookie `name`, as WebDriver (not the page) sees it.
+    pub fn cookie(&self, name: &str) -> Option<(String, bool)> {
+        self.runtime
+            .block_on(self.client.get_named_cookie(name))
+            .ok()
+            .map(|c| (c.value().to_string(), c.http_only().unwrap_or(false)))
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let _ = self.runtime.block_on(client.close());
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

@@ -90,11 +90,40 @@ impl Browser {
             .to_string()
     }
 
-    /// The text of the first element matching the CSS selector.
+    /// The text of the first element matching the CSS selector. A page
+    /// that is still loading or reloading (the job page reloads itself when
+    /// the job ends) is waited for, up to five seconds.
     pub fn text(&self, css: &str) -> String {
-        self.runtime
-            .block_on(async { self.client.find(Locator::Css(css)).await?.text().await })
-            .unwrap_or_else(|e| panic!("no text at {css}: {e}"))
+        let mut tries = 0;
+        loop {
+            let found = self
+                .runtime
+                .block_on(async { self.client.find(Locator::Css(css)).await?.text().await });
+            match found {
+                Ok(text) => return text,
+                Err(e) if tries < 50 && is_transient(&e) => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("no text at {css}: {e}"),
+            }
+        }
+    }
+
+    /// Waits (up to `seconds`) until the text at `css` is `expected`.
+    pub fn wait_for_text(&self, css: &str, expected: &str, seconds: u64) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let text = self.text(css);
+            if text == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} still says {text:?}, not {expected:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// How many elements match the CSS selector.
@@ -116,8 +145,23 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot fill {css}: {e}"));
     }
 
-    /// Clicks the element matching `css` and waits for what it loads.
+    /// Clicks the link or button matching `css` and waits until the page
+    /// it loads has replaced this one (the old page's root element is gone).
     pub fn click(&self, css: &str) {
+        let old_page = self
+            .runtime
+            .block_on(self.client.find(Locator::Css("html")))
+            .unwrap_or_else(|e| panic!("no page to click {css} on: {e}"));
+        self.toggle(css);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.runtime.block_on(old_page.tag_name()).is_ok() {
+            assert!(Instant::now() < deadline, "clicking {css} loaded no page");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Clicks the element matching `css` (a checkbox: nothing is loaded).
+    pub fn toggle(&self, css: &str) {
         self.runtime
             .block_on(async { self.client.find(Locator::Css(css)).await?.click().await })
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
@@ -145,6 +189,13 @@ impl Browser {
             .ok()
             .map(|c| (c.value().to_string(), c.http_only().unwrap_or(false)))
     }
+}
+
+/// Errors of a page in transition: the element went away with the page
+/// it was on, or the new page has not drawn it yet.
+fn is_transient(error: &fantoccini::error::CmdError) -> bool {
+    let text = error.to_string();
+    text.contains("stale element") || text.contains("no such element")
 }
 
 impl Drop for Browser {

@@ -323,3 +323,295 @@ fn sessions_are_strict_cookies_and_state_changes_need_the_csrf_token() {
     );
     assert_eq!(status, 403);
 }
+
+/// A spec whose two operations share an operationId: lenient mode renames
+/// the second with a warning, strict mode refuses it.
+const TWICE: &str = "openapi: 3.0.3
+info: {title: Twice, version: '1.0'}
+servers: [{url: 'https://twice.example/api'}]
+paths:
+  /a: {get: {operationId: fetch, responses: {'200': {description: ok}}}}
+  /b: {get: {operationId: fetch, responses: {'200': {description: ok}}}}
+";
+
+#[test]
+fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let (service, _) = service_with_modules(data.path());
+    let browser = Browser::start();
+
+    let mut steps = Steps::start("a viewer is offered no build controls");
+    browser.goto(&service.url("/console/sign-in"));
+    browser.fill("#api_key", "viewer-key-1");
+    browser.click("#sign-in");
+    assert_eq!(browser.count("#add-vendor-spec"), 0);
+    browser.goto(&service.url("/console/build"));
+    assert_eq!(browser.count("#build-form"), 0);
+    assert!(browser.text("#viewer-note").contains("viewer role"));
+    browser.click("#sign-out");
+
+    steps.enter("a builder checks a pasted spec: its operations, hosts and the repair it needs");
+    browser.fill("#api_key", "builder-key-1");
+    browser.click("#sign-in");
+    browser.click("#add-vendor-spec");
+    browser.fill("#name", "twice");
+    browser.fill("#spec-text", TWICE);
+    browser.click("#check");
+    assert_eq!(
+        browser.count("#report-operations tbody tr"),
+        2,
+        "{}",
+        browser.text("main")
+    );
+    assert_eq!(browser.text("#report-hosts"), "twice.example");
+    assert!(
+        browser
+            .text("#report-warnings")
+            .contains("duplicate-operation-id"),
+        "{}",
+        browser.text("#report-warnings")
+    );
+    assert_eq!(
+        std::fs::read_dir(data.path().join("checks"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "a check leaves nothing behind"
+    );
+
+    steps.enter("strict refuses the same spec, with the error and a hint in the form's terms");
+    assert_eq!(
+        browser.script("return document.querySelector('#spec-text').value;"),
+        json!(TWICE),
+        "the form kept the spec"
+    );
+    browser.toggle("#strict");
+    browser.click("#check");
+    let problem = browser.text("#problem");
+    assert!(problem.contains("fetch"), "{problem}");
+    assert!(problem.contains("hint: Strict is ticked"), "{problem}");
+    assert!(
+        !problem.contains("\"strict\": true"),
+        "no API terms in the console: {problem}"
+    );
+
+    steps.enter("a multi-file spec uploaded as files, with its entry named, checks");
+    let upload = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        upload.path().join("main.yaml"),
+        "openapi: 3.0.3\ninfo: {title: Split, version: '1'}\nservers: [{url: 'https://split.example'}]\npaths:\n  /things: {get: {operationId: listThings, responses: {'200': {description: ok, content: {application/json: {schema: {$ref: 'schemas.yaml#/Thing'}}}}}}}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        upload.path().join("schemas.yaml"),
+        "Thing: {type: object, properties: {id: {type: string}}}\n",
+    )
+    .expect("write");
+    browser.goto(&service.url("/console/build"));
+    browser.fill("#name", "split");
+    let paths = format!(
+        "{}\n{}",
+        upload.path().join("main.yaml").display(),
+        upload.path().join("schemas.yaml").display()
+    );
+    browser.fill("#spec-files", &paths);
+    browser.fill("#entry", "main.yaml");
+    browser.click("#check");
+    assert_eq!(
+        browser.text("#report-operations tbody tr td"),
+        "listThings",
+        "{}",
+        browser.text("main")
+    );
+
+    steps.enter("Build Adapter queues the job and its page follows it live to the module");
+    browser.goto(&service.url("/console/build"));
+    browser.fill("#name", "console-built");
+    browser.fill("#version", "1.2.0");
+    browser.fill(
+        "#spec-files",
+        &crate::support::repo("tests/fixtures/specs/e2e-vendor.yaml")
+            .display()
+            .to_string(),
+    );
+    browser.click("#build");
+    assert!(
+        browser.url().contains("/console/jobs/job-"),
+        "{}",
+        browser.url()
+    );
+    let job_url = browser.url();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while browser.count("#job-module") == 0 && browser.count("#job-error") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job page never showed the end: {}",
+            browser.text("main")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert_eq!(
+        browser.text("#job-state"),
+        "succeeded",
+        "{}",
+        browser.text("main")
+    );
+    assert!(
+        browser.url() == job_url,
+        "the page reloaded itself at the end"
+    );
+    let stages = browser.text("#stages");
+    for stage in ["ingest", "render", "compile", "register"] {
+        assert!(stages.contains(stage), "{stage} in {stages}");
+    }
+    assert!(browser.count("#events tbody tr") > 5);
+
+    steps.enter("a reconnecting event stream resumes after the last event it saw");
+    let job_id = job_url.rsplit('/').next().expect("a job id").to_string();
+    let (session, _) = browser.cookie("aip_session").expect("a session");
+    let mut response = crate::service_harness::agent()
+        .get(&service.url(&format!("/v1/builder/jobs/{job_id}/events")))
+        .header("Cookie", &format!("aip_session={session}"))
+        .header("Last-Event-ID", "3")
+        .call()
+        .expect("events");
+    let stream = response
+        .body_mut()
+        .read_to_string()
+        .expect("the stream ends: the job has");
+    let ids: Vec<i64> = stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .filter_map(|id| id.trim().parse().ok())
+        .collect();
+    assert_eq!(ids.first(), Some(&4), "{stream}");
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+
+    steps.enter("the job links to its module, Installed");
+    browser.click("#job-module a");
+    assert_eq!(browser.text("#chip"), "Installed");
+    assert!(browser.text("h1").starts_with("console-built"));
+
+    steps.enter("the jobs list shows it, and filters by state");
+    browser.goto(&service.url("/console/jobs?state=succeeded"));
+    assert_eq!(browser.count("#jobs tbody tr"), 1);
+    browser.goto(&service.url("/console/jobs?state=failed"));
+    assert_eq!(browser.text("#no-jobs"), "No jobs match.");
+}
+
+#[test]
+fn a_queued_build_is_cancelled_from_its_page() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let hold = tempfile::tempdir().expect("tempdir");
+    let service = BuilderService::start_with_env(
+        data.path(),
+        &["--max-builds", "1"],
+        &[(
+            "AIP_FAILPOINT_HOLD_START",
+            &hold.path().display().to_string(),
+        )],
+    );
+    let browser = Browser::start();
+    browser.goto(&service.url("/console/sign-in"));
+    browser.fill("#api_key", "builder-key-1");
+    browser.click("#sign-in");
+
+    let mut steps = Steps::start("a first build holds the only build slot");
+    let build = |name: &str| {
+        browser.goto(&service.url("/console/build"));
+        browser.fill("#name", name);
+        browser.fill("#spec-text", TWICE);
+        browser.click("#build");
+        browser.url()
+    };
+    let _first = build("holds-the-slot");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_dir(hold.path())
+        .map(|d| d.count())
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first build never took the slot"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    steps.enter("a second build waits, queued, and Cancel ends it");
+    let second = build("waits");
+    assert!(
+        second.contains("/console/jobs/job-"),
+        "{second}: {}",
+        browser.text("main")
+    );
+    assert_eq!(browser.text("#job-state"), "queued");
+    browser.click("#cancel");
+    browser.wait_for_text("#job-state", "cancelled", 10);
+    assert!(
+        browser
+            .text("#job-error")
+            .contains("cancelled before it started"),
+        "{}",
+        browser.text("main")
+    );
+    assert_eq!(browser.count("#cancel"), 0, "an ended job offers no Cancel");
+}
+
+#[test]
+fn the_check_endpoint_tells_ci_and_vendors_what_would_be_built() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let service = BuilderService::start(data.path());
+    let url = service.url("/v1/builder/adapter/check");
+    let body = |strict: bool| {
+        serde_json::to_vec(
+            &json!({"name": "twice", "protocol": "rest", "spec": TWICE, "strict": strict}),
+        )
+        .expect("json")
+    };
+
+    let mut steps = Steps::start("a builder gets the operations, intents, hosts and repairs");
+    let (status, _, report) = call("POST", &url, Some("builder-key-1"), Some(&body(false)), &[]);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["name"], json!("twice"));
+    assert_eq!(report["target"], json!("wasm"));
+    assert_eq!(report["hosts"], json!(["twice.example"]));
+    let ids: Vec<&str> = report["operations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["fetch", "fetch_2"]);
+    assert_eq!(
+        report["warnings"][0]["kind"],
+        json!("duplicate-operation-id")
+    );
+    let (_, _, jobs) = call(
+        "GET",
+        &service.url("/v1/modules"),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(
+        jobs["modules"],
+        json!([]),
+        "nothing was built or registered"
+    );
+
+    steps.enter("strict refuses, with the hint in the API's terms");
+    let (status, _, problem) = call("POST", &url, Some("builder-key-1"), Some(&body(true)), &[]);
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"strict\": true"),
+        "{problem}"
+    );
+
+    steps.enter("a viewer may not");
+    let (status, _, _) = call("POST", &url, Some("viewer-key-1"), Some(&body(false)), &[]);
+    assert_eq!(status, 403);
+}

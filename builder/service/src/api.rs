@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{Caller, Role, authenticate};
 use crate::problem::Problem;
-use crate::request::{AdapterRequest, SpecInput};
+use crate::request::AdapterRequest;
 use crate::runner::emit;
 pub use crate::state::AppState;
 use crate::stop::StopOutcome;
@@ -120,7 +120,11 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// A job the caller may see (another tenant's is "not found").
-async fn visible_job(state: &AppState, caller: &Caller, id: &str) -> Result<Job, Problem> {
+pub(crate) async fn visible_job(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Job, Problem> {
     let job = state.store.get(id).await.map_err(|e| internal(&e))?;
     match job {
         Some(job) if caller.sees(&job.tenant) => Ok(job),
@@ -200,18 +204,8 @@ pub(crate) async fn submit(
             "submitting builds needs the builder role",
         ));
     }
-    let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) => Problem::too_large(format!(
-            "the request body is larger than {} bytes",
-            state.config.max_body_bytes
-        )),
-        other => Problem::bad_request(other.body_text()),
-    })?;
-    let accepted = AdapterRequest::from_body(&body)?.accept(
-        &state.config.key_refs_for(&caller.tenant),
-        &state.config.registries,
-        state.config.max_operations,
-    )?;
+    let body = body.map_err(|e| body_problem(&state, e))?;
+    let request = AdapterRequest::from_body(&body)?;
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|v| {
@@ -232,73 +226,59 @@ pub(crate) async fn submit(
     {
         return replay(&existing, &digest);
     }
+    let job = enqueue(
+        &state,
+        &caller,
+        request,
+        digest.clone(),
+        idempotency_key.as_deref(),
+    )
+    .await?;
+    match job {
+        Inserted::Existing(existing) => replay(&existing, &digest),
+        Inserted::New(job) => Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response()),
+    }
+}
+
+/// Prepares `request` (validated, spec stored in the job's folder and
+/// ingested: a spec that cannot build is refused now, not accepted as a
+/// job that can only fail) and inserts and queues its job. Shared by the
+/// API and the console.
+pub(crate) async fn enqueue(
+    state: &AppState,
+    caller: &Caller,
+    request: AdapterRequest,
+    request_digest: String,
+    idempotency_key: Option<&str>,
+) -> Result<Inserted, Problem> {
+    let id = new_job_id();
+    let dir = state.config.job_dir(&id);
+    let prepared = crate::intake::prepare(state, caller, request, &dir).await?;
     let job = Job {
-        id: new_job_id(),
+        id,
         tenant: caller.tenant.clone(),
         state: JobState::Queued,
         stage: None,
         error: None,
         module: None,
-        request: serde_json::to_value(&accepted.request).unwrap_or_default(),
+        request: serde_json::to_value(&prepared.accepted.request).unwrap_or_default(),
         created_at: now_ms(),
         started_at: None,
         finished_at: None,
         attempts: 0,
-        request_digest: digest.clone(),
+        request_digest,
     };
-    let spec = match &accepted.spec {
-        SpecInput::Inline(bytes) => Some(bytes.clone()),
-        SpecInput::Source(url) => {
-            Some(crate::fetch::fetch_source(url, &state.config.fetch_policy()).await?)
-        }
-        SpecInput::Files(_) => None,
-    };
-    // The spec is on disk before the job exists, so a queued job always has it.
-    let dir = state.config.job_dir(&job.id);
-    let spec_path = crate::request::spec_path(&dir, &accepted.request);
-    let stored = std::fs::create_dir_all(&dir).and_then(|()| match (&accepted.spec, spec) {
-        (SpecInput::Files(files), _) => {
-            crate::upload::write_files(&dir.join(crate::request::FILES_DIR), files)
-        }
-        (_, Some(bytes)) => std::fs::write(&spec_path, bytes),
-        (_, None) => Ok(()),
-    });
-    if let Err(e) = stored {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err(internal(&format!(
-            "cannot store the spec in {}: {e}",
-            dir.display()
-        )));
-    }
-    // An invalid spec is refused now, with ingest's diagnostics, rather
-    // than accepted as a job that can only fail. (Ingest is milliseconds.)
-    let options =
-        crate::request::ingest_options(&dir, &accepted.request, state.config.max_operations);
-    let intents = accepted.request.intents.clone().unwrap_or_default();
-    let checked = tokio::task::spawn_blocking(move || {
-        let mut api = aip_ingest::ingest(aip_ingest::SpecSource::File(spec_path), &options)
-            .map_err(|e| Problem::from_ingest(&e))?
-            .api;
-        aip_pipeline::apply_intent_overrides(&mut api, &intents)
-            .map_err(|e| Problem::invalid(format!("intents: {e}")))
-    })
-    .await
-    .map_err(|e| internal(&e))?;
-    if let Err(problem) = checked {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err(problem);
-    }
-    match state
+    let inserted = state
         .store
-        .insert(&job, idempotency_key.as_deref())
+        .insert(&job, idempotency_key)
         .await
-        .map_err(|e| internal(&e))?
-    {
-        Inserted::Existing(existing) => {
+        .map_err(|e| internal(&e));
+    match inserted {
+        Ok(Inserted::Existing(existing)) => {
             let _ = std::fs::remove_dir_all(&dir);
-            replay(&existing, &digest)
+            Ok(Inserted::Existing(existing))
         }
-        Inserted::New(job) => {
+        Ok(Inserted::New(job)) => {
             emit(
                 &state.store,
                 &state.runner.live,
@@ -308,8 +288,54 @@ pub(crate) async fn submit(
             )
             .await;
             state.runner.enqueue(&job.id);
-            Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response())
+            Ok(Inserted::New(job))
         }
+        Err(problem) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(problem)
+        }
+    }
+}
+
+/// Check what a build request would build, without building it.
+#[utoipa::path(
+    post,
+    path = "/v1/builder/adapter/check",
+    operation_id = "checkAdapterBuild",
+    tag = "builder",
+    request_body = AdapterRequest,
+    responses(
+        (status = 200, description = "What would be built: operations, intents, vendor hosts, repairs", body = crate::intake::CheckReport),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key may not", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid request or spec, or a refused source URL", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<crate::intake::CheckReport>, Problem> {
+    if !caller.may(Role::Builder) {
+        return Err(Problem::forbidden("checking builds needs the builder role"));
+    }
+    let body = body.map_err(|e| body_problem(&state, e))?;
+    let request = AdapterRequest::from_body(&body)?;
+    crate::intake::check(&state, &caller, request)
+        .await
+        .map(Json)
+}
+
+fn body_problem(state: &AppState, rejection: BytesRejection) -> Problem {
+    match rejection {
+        BytesRejection::FailedToBufferBody(_) => Problem::too_large(format!(
+            "the request body is larger than {} bytes",
+            state.config.max_body_bytes
+        )),
+        other => Problem::bad_request(other.body_text()),
     }
 }
 
@@ -412,36 +438,51 @@ pub(crate) async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
+    let (job, stopping) = cancel_job(&state, &caller, &id).await?;
+    let status = if stopping {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(job_body(&job))).into_response())
+}
+
+/// Cancels job `id` for `caller` (shared by the API and the console): the
+/// job as it is now, and whether a build is still stopping.
+pub(crate) async fn cancel_job(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Job, bool), Problem> {
     if !caller.may(Role::Builder) {
         return Err(Problem::forbidden(
             "cancelling builds needs the builder role",
         ));
     }
-    let job = visible_job(&state, &caller, &id).await?;
+    let job = visible_job(state, caller, id).await?;
     if job.state.is_terminal() {
-        return Ok(Json(job_body(&job)).into_response());
+        return Ok((job, false));
     }
     let running = &state.runner.running;
     // A build of this process holds the job (or is about to take it): it
     // stops at its next check and ends the job as cancelled, unless it is
     // already registering its module.
-    let mut outcome = running.cancel(&id);
+    let mut outcome = running.cancel(id);
     if outcome == StopOutcome::NotHere {
         // Still queued: ended now, and no build can start it any more
         // (starting is a compare-and-set from `queued` too).
         if end_cancelled(
-            &state,
-            &id,
+            state,
+            id,
             &[JobState::Queued],
             "cancelled before it started",
         )
         .await?
         {
-            let job = visible_job(&state, &caller, &id).await?;
-            return Ok(Json(job_body(&job)).into_response());
+            return Ok((visible_job(state, caller, id).await?, false));
         }
         // Not queued any more: a build may just have taken it.
-        outcome = running.cancel(&id);
+        outcome = running.cancel(id);
     }
     match outcome {
         StopOutcome::Stopping => {}
@@ -455,16 +496,15 @@ pub(crate) async fn cancel(
             // stopped during it and has not resumed it. Its resumed build,
             // if one starts, finds it cancelled and records nothing.
             end_cancelled(
-                &state,
-                &id,
+                state,
+                id,
                 &[JobState::Running],
                 "cancelled before it resumed",
             )
             .await?;
         }
     }
-    let job = visible_job(&state, &caller, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(job_body(&job))).into_response())
+    Ok((visible_job(state, caller, id).await?, true))
 }
 
 /// Ends a job in one of `from` as cancelled (a compare-and-set), with
@@ -525,9 +565,12 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     path = "/v1/builder/jobs/{id}/events",
     operation_id = "streamJobEvents",
     tag = "builder",
-    params(("id" = String, Path, description = "Job id")),
+    params(
+        ("id" = String, Path, description = "Job id"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event (EventSource sends it when it reconnects)"),
+    ),
     responses(
-        (status = 200, description = "`event:` state|stage|log|warning, `data:` a JobEvent", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "`id:` the event's sequence number, `event:` state|stage|log|warning, `data:` a JobEvent; with `Last-Event-ID` only the events after it", body = String, content_type = "text/event-stream"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -535,20 +578,30 @@ pub(crate) async fn events(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let job = visible_job(&state, &caller, &id).await?;
+    // A reconnecting client resumes after the last event it saw.
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|seq| *seq >= 0)
+        .unwrap_or(0);
     // Subscribe before reading the history, so nothing falls between.
     let live = state.runner.live.subscribe();
     let history = state
         .store
-        .events(&job.id, 0)
+        .events(&job.id, after)
         .await
         .map_err(|e| internal(&e))?;
-    let stream = crate::sse::job_stream(job.id, history, live, state.store.clone());
+    let finished = job.state.is_terminal();
+    let stream =
+        crate::sse::job_stream(job.id, history, live, state.store.clone(), after, finished);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-fn new_job_id() -> String {
+pub(crate) fn new_job_id() -> String {
     let mut bytes = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
     format!("job-{}", hex::encode(bytes))

@@ -27,6 +27,7 @@ mod auth;
 mod console;
 mod fetch;
 mod hints;
+mod intake;
 mod metrics;
 mod modules;
 mod modules_api;

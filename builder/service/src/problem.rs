@@ -26,6 +26,10 @@ pub struct Problem {
     /// Extra headers (`Retry-After`).
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// The hint as data, for front ends that word it in their own terms
+    /// (the console); `hint` is its wording in the API's.
+    #[serde(skip)]
+    pub hint_data: Option<Box<aip_hint::Hint>>,
 }
 
 impl Problem {
@@ -42,12 +46,14 @@ impl Problem {
             detail: detail.into(),
             hint: None,
             retry_after: None,
+            hint_data: None,
         }
     }
 
     /// This problem with a hint, rendered in the API's terms.
     pub fn with_hint(mut self, hint: Option<aip_hint::Hint>) -> Problem {
         self.hint = hint.as_ref().map(crate::hints::render);
+        self.hint_data = hint.map(Box::new);
         self
     }
 

@@ -13,6 +13,7 @@ use crate::{api, metrics, modules_api, openapi};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(api::submit))
+        .routes(routes!(api::check))
         .routes(routes!(api::job))
         .routes(routes!(api::events))
         .routes(routes!(api::logs))

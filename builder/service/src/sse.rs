@@ -33,22 +33,28 @@ struct Cursor {
     store: Store,
     last: i64,
     done: bool,
+    finished: bool,
 }
 
-/// The stream for `job`.
+/// The stream for `job`: the events after `after` (a reconnecting
+/// client's `Last-Event-ID`; 0 for all), then live ones. For a job that
+/// has `finished`, the stored events are all there is.
 pub fn job_stream(
     job: String,
     history: Vec<JobEvent>,
     live: broadcast::Receiver<LiveEvent>,
     store: Store,
+    after: i64,
+    finished: bool,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let cursor = Cursor {
         job,
         pending: history.into(),
         live,
         store,
-        last: 0,
+        last: after,
         done: false,
+        finished,
     };
     futures_util::stream::unfold(cursor, |mut c| async move {
         loop {
@@ -62,6 +68,9 @@ pub fn job_stream(
                 c.last = event.seq;
                 c.done = is_terminal(&event);
                 return Some((Ok(to_sse(&event)), c));
+            }
+            if c.finished {
+                return None;
             }
             match c.live.recv().await {
                 Ok((job, event)) if job == c.job => c.pending.push_back(event),

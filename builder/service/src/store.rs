@@ -87,6 +87,20 @@ impl JobState {
         }
     }
 
+    /// Every state, in the order a job goes through them.
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    /// The state named `text`, if it is one.
+    pub fn from_name(text: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     fn parse(text: &str) -> JobState {
         match text {
             "queued" => JobState::Queued,
@@ -294,6 +308,56 @@ impl Store {
             .await
             .map_err(store_err)?;
         row.map(|r| job_from_row(&r)).transpose()
+    }
+
+    /// One page of jobs, newest first: `tenant`'s (`None`: every tenant's),
+    /// in `state` if given, created before the cursor `before`
+    /// (`created_at` and id of the previous page's last job).
+    pub async fn list(
+        &self,
+        tenant: Option<&str>,
+        state: Option<JobState>,
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Job>, ServiceError> {
+        let mut sql = String::from("SELECT * FROM jobs WHERE 1 = 1");
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        if tenant.is_some() {
+            sql.push_str(&format!(" AND tenant = {}", param()));
+        }
+        if state.is_some() {
+            sql.push_str(&format!(" AND state = {}", param()));
+        }
+        if before.is_some() {
+            let (a, b, c) = (param(), param(), param());
+            sql.push_str(&format!(
+                " AND (created_at < {a} OR (created_at = {b} AND id < {c}))"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, id DESC LIMIT {}",
+            param()
+        ));
+        let mut query = sqlx::query(&sql);
+        if let Some(tenant) = tenant {
+            query = query.bind(tenant);
+        }
+        if let Some(state) = state {
+            query = query.bind(state.as_str());
+        }
+        if let Some((created_at, id)) = before {
+            query = query.bind(created_at).bind(created_at).bind(id);
+        }
+        let rows = query
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_err)?;
+        rows.iter().map(job_from_row).collect()
     }
 
     /// Jobs that have not ended (for recovery after a restart).

@@ -1,7 +1,8 @@
 //! The operators' console, served by `aip-builder serve` itself on the same
 //! port, with the same keys, roles and tenants: server-rendered HTML pages
-//! (minijinja, auto-escaped) and a stylesheet embedded in the binary; no
-//! script, no request to any other host.
+//! (minijinja, auto-escaped) and a stylesheet and one small script (live
+//! job events) embedded in the binary and cached by digest; no request to
+//! any other host.
 //!
 //! - `session.rs`: sign-in exchanges an API key for an HttpOnly,
 //!   SameSite=Strict session cookie; every form carries a CSRF token.
@@ -9,9 +10,17 @@
 //!   status chip from real verification, filters and paging.
 //! - `module_page.rs`: one module version: manifest, signature, SBOM
 //!   components, downloads, repairs, re-run verification.
-//! - `view.rs`: templates, the stylesheet and the headers of every page.
+//! - `build.rs`: Add Vendor Spec → Build Adapter: the form becomes the
+//!   API's typed request; Check shows what would be built.
+//! - `jobs.rs`: the jobs list and a job's page, live over SSE, with Cancel.
+//! - `hints.rs`: hints in the form's terms.
+//! - `view.rs`: templates, the embedded stylesheet and script, and the
+//!   headers of every page.
 
 mod agents;
+mod build;
+mod hints;
+mod jobs;
 mod module_page;
 pub mod session;
 mod sign_in;
@@ -49,6 +58,10 @@ pub fn router() -> Router<AppState> {
             "/console/modules/{name}/versions/{version}/verify",
             post(module_page::reverify),
         )
+        .route("/console/build", get(build::form).post(build::submit))
+        .route("/console/jobs", get(jobs::list))
+        .route("/console/jobs/{id}", get(jobs::job_page))
+        .route("/console/jobs/{id}/cancel", post(jobs::cancel))
         .route("/console/assets/{file}", get(view::asset))
 }
 

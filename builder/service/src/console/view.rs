@@ -34,13 +34,36 @@ const TEMPLATES: &[(&str, &str)] = &[
         "module.html",
         include_str!("../../console/templates/module.html"),
     ),
+    (
+        "build.html",
+        include_str!("../../console/templates/build.html"),
+    ),
+    (
+        "jobs.html",
+        include_str!("../../console/templates/jobs.html"),
+    ),
+    ("job.html", include_str!("../../console/templates/job.html")),
 ];
 
-const CSS: &str = include_str!("../../console/assets/console.css");
+/// The embedded assets: (name, extension, content type, contents).
+const ASSETS: &[(&str, &str, &str, &str)] = &[
+    (
+        "console",
+        "css",
+        "text/css; charset=utf-8",
+        include_str!("../../console/assets/console.css"),
+    ),
+    (
+        "console",
+        "js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/assets/console.js"),
+    ),
+];
 
-/// Every page's policy: resources and requests only to this origin, no
-/// scripts yet, forms only to this origin, never framed.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Every page's policy: scripts, styles, images and requests only from
+/// this origin (no inline script), forms only to it, never framed.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -58,29 +81,38 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
-/// The stylesheet's URL: its content digest is in the name, so it can be
-/// cached forever.
-pub fn css_href() -> String {
-    format!("/console/assets/{}", css_file_name())
+/// The URL of the asset with `extension`: its content digest is in the
+/// name, so it can be cached forever.
+pub fn asset_href(extension: &str) -> String {
+    ASSETS
+        .iter()
+        .find(|(_, ext, _, _)| *ext == extension)
+        .map(|(name, ext, _, contents)| {
+            format!("/console/assets/{}", digest_name(name, ext, contents))
+        })
+        .unwrap_or_default()
 }
 
-fn css_file_name() -> String {
-    let digest = hex::encode(Sha256::digest(CSS.as_bytes()));
-    format!("console-{}.css", &digest[..16])
+fn digest_name(name: &str, extension: &str, contents: &str) -> String {
+    let digest = hex::encode(Sha256::digest(contents.as_bytes()));
+    format!("{name}-{}.{extension}", &digest[..16])
 }
 
 /// `GET /console/assets/{file}`.
 pub async fn asset(Path(file): Path<String>) -> Response {
-    if file != css_file_name() {
+    let Some((_, _, content_type, contents)) = ASSETS
+        .iter()
+        .find(|(name, ext, _, contents)| digest_name(name, ext, contents) == file)
+    else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
-    }
+    };
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, *content_type),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        CSS,
+        *contents,
     )
         .into_response()
 }
@@ -137,7 +169,11 @@ impl From<&Problem> for ErrorView {
         ErrorView {
             title: problem.title.to_string(),
             detail: problem.detail.clone(),
-            hint: problem.hint.clone(),
+            hint: problem
+                .hint_data
+                .as_ref()
+                .map(|hint| crate::console::hints::render(hint))
+                .or_else(|| problem.hint.clone()),
         }
     }
 }
@@ -145,7 +181,8 @@ impl From<&Problem> for ErrorView {
 /// Renders `template` with `context` (which gets `css` added) as a page
 /// with `status`.
 pub fn page(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
-    let context = minijinja::context! { css => css_href(), ..context };
+    let context =
+        minijinja::context! { css => asset_href("css"), js => asset_href("js"), ..context };
     let rendered = environment()
         .get_template(template)
         .and_then(|t| t.render(context));
@@ -181,6 +218,20 @@ pub fn page(status: StatusCode, template: &str, context: minijinja::Value) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/console/templates");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("the templates folder")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut embedded: Vec<String> = TEMPLATES.iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(files, embedded);
+    }
 
     #[test]
     fn every_template_parses() {

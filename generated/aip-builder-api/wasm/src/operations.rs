@@ -20,6 +20,7 @@ pub fn find(id: &str) -> Option<&'static Operation> {
         "openapi" => Some(&ops::openapi::OPERATION),
         "readyz" => Some(&ops::readyz::OPERATION),
         "submitAdapterBuild" => Some(&ops::submit_adapter_build::OPERATION),
+        "checkAdapterBuild" => Some(&ops::check_adapter_build::OPERATION),
         "getJob" => Some(&ops::get_job::OPERATION),
         "cancelJob" => Some(&ops::cancel_job::OPERATION),
         "streamJobEvents" => Some(&ops::stream_job_events::OPERATION),
@@ -129,6 +130,26 @@ pub mod ops {
             rpc: None,
         };
     }
+    ///`POST /v1/builder/adapter/check`
+    ///
+    ///Check what a build request would build, without building it.
+    pub mod check_adapter_build {
+        use crate::runtime::spec::*;
+        /// The operation's static description.
+        pub static OPERATION: Operation = Operation {
+            id: "checkAdapterBuild",
+            method: "POST",
+            path: "/v1/builder/adapter/check",
+            params: &[],
+            body: Some(Body {
+                required: true,
+                media_type: "application/json",
+                encoding: Encoding::Json,
+            }),
+            security: &[&["api_key"]],
+            rpc: None,
+        };
+    }
     ///`GET /v1/builder/jobs/{id}`
     ///
     ///A job: state, stage, timings, error, resulting module.
@@ -204,6 +225,16 @@ pub mod ops {
                     required: true,
                     allow_reserved: false,
                     kind: Kind::String,
+                },
+                Param {
+                    name: "Last-Event-ID",
+                    key: "Last-Event-ID",
+                    location: Location::Header,
+                    style: Style::Simple,
+                    explode: false,
+                    required: false,
+                    allow_reserved: false,
+                    kind: Kind::Integer,
                 },
             ],
             body: None,

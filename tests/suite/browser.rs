@@ -191,6 +191,39 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Sets the window's size in CSS pixels.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.runtime
+            .block_on(self.client.set_window_size(width, height))
+            .unwrap_or_else(|e| panic!("cannot resize the window: {e}"));
+    }
+
+    /// Saves a PNG of the page as `<name>.png` in the suite's scratch
+    /// folder, and also in `docs/console/` when `AIP_UPDATE_SCREENSHOTS=1`
+    /// (README's console section shows those). Returns the PNG.
+    pub fn screenshot(&self, name: &str) -> Vec<u8> {
+        let png = self
+            .runtime
+            .block_on(self.client.screenshot())
+            .unwrap_or_else(|e| panic!("cannot take a screenshot: {e}"));
+        let scratch = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
+        let _ = std::fs::create_dir_all(&scratch);
+        let _ = std::fs::write(scratch.join(format!("{name}.png")), &png);
+        if std::env::var_os("AIP_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+            let docs = crate::support::repo("docs/console");
+            std::fs::create_dir_all(&docs).expect("docs/console");
+            std::fs::write(docs.join(format!("{name}.png")), &png).expect("write the screenshot");
+        }
+        png
+    }
+
+    /// Whether a JavaScript dialog (alert, confirm, prompt) is open.
+    pub fn dialog_open(&self) -> bool {
+        self.runtime.block_on(self.client.get_alert_text()).is_ok()
+    }
+}
+
 /// Errors of a page in transition: the element went away with the page
 /// it was on, or the new page has not drawn it yet.
 fn is_transient(error: &fantoccini::error::CmdError) -> bool {

@@ -615,3 +615,147 @@ fn the_check_endpoint_tells_ci_and_vendors_what_would_be_built() {
     let (status, _, _) = call("POST", &url, Some("viewer-key-1"), Some(&body(false)), &[]);
     assert_eq!(status, 403);
 }
+
+/// The injection spec stayed text on the page: no script ran, no dialog
+/// opened, no element it carries exists, and `needle` reads literally.
+fn assert_inert(browser: &Browser, needle: &str) {
+    assert!(!browser.dialog_open(), "a dialog opened");
+    assert_eq!(
+        browser.script("return typeof window.injected;"),
+        json!("undefined"),
+        "an injected script ran"
+    );
+    for injected in [
+        "main img",
+        "main svg",
+        "main script",
+        "main b",
+        "main a[href^='javascript:']",
+    ] {
+        assert_eq!(browser.count(injected), 0, "{injected} exists");
+    }
+    let text = browser.text("main");
+    assert!(
+        text.contains(needle),
+        "{needle} is not visible literally in: {text}"
+    );
+}
+
+#[test]
+fn spec_text_stays_text_on_every_page_and_bad_specs_are_refused_with_their_location() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let (service, _) = service_with_modules(data.path());
+    let browser = Browser::start();
+    browser.resize(1280, 800);
+    browser.goto(&service.url("/console/sign-in"));
+    browser.fill("#api_key", "builder-key-1");
+    browser.click("#sign-in");
+    let injection = crate::support::repo("tests/fixtures/specs/injection.yaml")
+        .display()
+        .to_string();
+
+    let mut steps = Steps::start("Check shows the injection spec's title and operation id as text");
+    browser.goto(&service.url("/console/build"));
+    browser.fill("#name", "injection");
+    browser.fill("#spec-files", &injection);
+    browser.click("#check");
+    assert_inert(
+        &browser,
+        "<script>window.injected = 1</script>Injection {{ 7 * 7 }}",
+    );
+    assert!(
+        browser
+            .text("#report-operations")
+            .contains("get<b>Thing</b>{{id}}")
+    );
+
+    steps.enter("built, its job page and module page keep it text");
+    browser.goto(&service.url("/console/build"));
+    browser.fill("#name", "injection");
+    browser.fill("#spec-files", &injection);
+    browser.click("#build");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while browser.count("#job-module") == 0 && browser.count("#job-error") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    browser.screenshot("job");
+    assert_eq!(
+        browser.text("#job-state"),
+        "succeeded",
+        "{}",
+        browser.text("main")
+    );
+    browser.click("#job-module a");
+    assert_inert(
+        &browser,
+        "AIP adapter for <script>window.injected = 1</script>Injection {{ 7 * 7 }}",
+    );
+    assert!(browser.text("#intents").contains("get<b>Thing</b>{{id}}"));
+    browser.screenshot("module");
+    browser.goto(&service.url("/console/agents"));
+    assert_inert(
+        &browser,
+        "AIP adapter for <script>window.injected = 1</script>Injection {{ 7 * 7 }}",
+    );
+    browser.screenshot("agents");
+    browser.resize(390, 844);
+    browser.screenshot("agents-narrow");
+    let overflow =
+        browser.script("return document.documentElement.scrollWidth - window.innerWidth;");
+    assert!(
+        overflow.as_i64() <= Some(0),
+        "the page scrolls sideways at 390 px: {overflow}"
+    );
+    browser.resize(1280, 800);
+
+    steps.enter("an invalid spec: the error names where, and nothing is registered");
+    browser.goto(&service.url("/console/build"));
+    browser.fill("#name", "broken");
+    browser.fill(
+        "#spec-text",
+        "openapi: 3.0.3\ninfo: {title: Broken, version: '1'}\npaths:\n  /x:\n    get:\n      responses: {'200': {description: ok, content: {application/json: {schema: {$ref: 'missing.yaml#/X'}}}}}\n",
+    );
+    browser.click("#build");
+    let problem = browser.text("#problem");
+    assert!(problem.contains("missing.yaml"), "{problem}");
+    assert!(
+        problem.contains("#/paths/~1x/get"),
+        "the JSON pointer of the ref: {problem}"
+    );
+    assert!(browser.url().ends_with("/console/build"), "no job was made");
+    assert!(
+        !data.path().join("modules/acme/broken").exists(),
+        "nothing registered"
+    );
+    assert_eq!(
+        browser.script("return document.querySelector('#name').value;"),
+        json!("broken"),
+        "the form kept its values"
+    );
+
+    steps.enter(
+        "a module tampered with on disk: Re-run verification says Unverified and names the check",
+    );
+    let installed = std::fs::read_dir(data.path().join("modules/acme/e2e-vendor"))
+        .expect("acme's module")
+        .flatten()
+        .next()
+        .expect("a version")
+        .path();
+    let sbom = installed.join("sbom.cdx.json");
+    let mut bytes = std::fs::read(&sbom).expect("sbom");
+    bytes.extend_from_slice(b"\n");
+    std::fs::write(&sbom, bytes).expect("tamper");
+    browser.goto(&service.url("/console/modules/e2e-vendor"));
+    browser.click("#re-verify");
+    assert_eq!(browser.text("#chip"), "Unverified");
+    assert!(
+        browser.text("#failed-check").contains("sbom-modified"),
+        "{}",
+        browser.text("#verification")
+    );
+}

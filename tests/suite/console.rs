@@ -759,3 +759,170 @@ fn spec_text_stays_text_on_every_page_and_bad_specs_are_refused_with_their_locat
         browser.text("#verification")
     );
 }
+
+#[test]
+fn the_api_lists_jobs_and_signing_keys_and_trades_keys_for_sessions() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let hold = tempfile::tempdir().expect("tempdir");
+    let service = BuilderService::start_with_env(
+        data.path(),
+        &["--max-builds", "1"],
+        &[(
+            "AIP_FAILPOINT_HOLD_START",
+            &hold.path().display().to_string(),
+        )],
+    );
+    let submit = |name: &str, key: &str| {
+        let body = serde_json::to_vec(&json!({"name": name, "protocol": "rest", "spec": TWICE}))
+            .expect("json");
+        let (status, _, job) = call(
+            "POST",
+            &service.url("/v1/builder/adapter"),
+            Some(key),
+            Some(&body),
+            &[],
+        );
+        assert_eq!(status, 202, "{job}");
+        job["id"].as_str().expect("an id").to_string()
+    };
+
+    let mut steps = Steps::start("jobs are listed newest first, paged, by state, per tenant");
+    let first = submit("one", "builder-key-1");
+    let second = submit("two", "builder-key-1");
+    let third = submit("three", "builder-key-1");
+    let other = submit("theirs", "globex-key-1");
+    let (status, _, page) = call(
+        "GET",
+        &service.url("/v1/builder/jobs?limit=2"),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{page}");
+    let ids = |page: &Value| -> Vec<String> {
+        page["jobs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|j| j["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(ids(&page), [third.as_str(), second.as_str()]);
+    let next = page["next"].as_str().expect("a next page").to_string();
+    let (_, _, page) = call(
+        "GET",
+        &service.url(&format!("/v1/builder/jobs?limit=2&before={next}")),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(
+        ids(&page),
+        std::slice::from_ref(&first),
+        "globex's job is not acme's to see"
+    );
+    assert!(page.get("next").is_none());
+    let (status, _, _) = call(
+        "POST",
+        &service.url(&format!("/v1/builder/jobs/{second}/cancel")),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    assert!(status == 200 || status == 202, "{status}");
+    let (_, _, cancelled) = call(
+        "GET",
+        &service.url("/v1/builder/jobs?state=cancelled"),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(ids(&cancelled), std::slice::from_ref(&second));
+    let (_, _, all) = call(
+        "GET",
+        &service.url("/v1/builder/jobs"),
+        Some("admin-key-01"),
+        None,
+        &[],
+    );
+    assert!(ids(&all).contains(&other), "an admin sees every tenant's");
+    let (status, _, _) = call(
+        "GET",
+        &service.url("/v1/builder/jobs?before=nonsense"),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 422);
+
+    steps.enter("the signing keys a tenant may use");
+    let (status, _, keys) = call(
+        "GET",
+        &service.url("/v1/builder/signing-keys"),
+        Some("viewer-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(keys["keys"], json!(["default"]));
+
+    steps.enter("a key becomes a session cookie, and sign-out needs its CSRF token");
+    let body = serde_json::to_vec(&json!({"api_key": "builder-key-1"})).expect("json");
+    let mut response = crate::service_harness::agent()
+        .post(&service.url("/v1/session"))
+        .header("Content-Type", "application/json")
+        .send(&body[..])
+        .expect("sign-in");
+    assert_eq!(response.status().as_u16(), 200);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let info: Value =
+        serde_json::from_slice(&response.body_mut().read_to_vec().expect("body")).expect("json");
+    assert_eq!(
+        (info["tenant"].as_str(), info["role"].as_str()),
+        (Some("acme"), Some("builder"))
+    );
+    assert!(
+        !info
+            .to_string()
+            .contains(cookie.trim_start_matches("aip_session=")),
+        "the token is only in the cookie"
+    );
+    let csrf = info["csrf"].as_str().expect("a CSRF token").to_string();
+    let (status, _, _) = call(
+        "GET",
+        &service.url("/v1/builder/jobs"),
+        None,
+        None,
+        &[("Cookie", &cookie)],
+    );
+    assert_eq!(status, 200);
+    let sign_out = |token: &str| {
+        crate::service_harness::agent()
+            .delete(&service.url("/v1/session"))
+            .header("Cookie", &cookie)
+            .header("X-CSRF-Token", token)
+            .call()
+            .expect("sign-out")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(sign_out("forged"), 403);
+    assert_eq!(sign_out(&csrf), 204);
+    let (status, _, _) = call(
+        "GET",
+        &service.url("/v1/builder/jobs"),
+        None,
+        None,
+        &[("Cookie", &cookie)],
+    );
+    assert_eq!(status, 401, "the session is over");
+    let bad = serde_json::to_vec(&json!({"api_key": "wrong-key-123"})).expect("json");
+    let (status, _, _) = call("POST", &service.url("/v1/session"), None, Some(&bad), &[]);
+    assert_eq!(status, 401);
+}

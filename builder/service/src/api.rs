@@ -161,7 +161,7 @@ pub struct JobLinks {
     pub cancel: String,
 }
 
-fn job_body(job: &Job) -> JobResponse {
+pub(crate) fn job_body(job: &Job) -> JobResponse {
     let id = &job.id;
     JobResponse {
         job: job.clone(),

@@ -22,12 +22,14 @@
 //!    service stopped are queued again; registration is atomic, so a build
 //!    cut short left nothing half-registered, and running it again ends it.
 
+mod account_api;
 mod api;
 mod auth;
 mod console;
 mod fetch;
 mod hints;
 mod intake;
+mod job;
 mod metrics;
 mod modules;
 mod modules_api;

@@ -34,6 +34,7 @@ use crate::store::{Job, JobEvent, JobState};
     tags(
         (name = "builder", description = "Build jobs"),
         (name = "modules", description = "Registered modules"),
+        (name = "session", description = "Console sessions: an API key exchanged for an HttpOnly session cookie"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     ),
 )]

@@ -7,17 +7,20 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
-use crate::{api, metrics, modules_api, openapi};
+use crate::{account_api, api, metrics, modules_api, openapi};
 
 /// The routes with their OpenAPI operations (in the document's order).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(api::submit))
         .routes(routes!(api::check))
+        .routes(routes!(account_api::list_jobs))
         .routes(routes!(api::job))
         .routes(routes!(api::events))
         .routes(routes!(api::logs))
         .routes(routes!(api::cancel))
+        .routes(routes!(account_api::signing_keys))
+        .routes(routes!(account_api::sign_in, account_api::sign_out))
         .routes(routes!(modules_api::list))
         .routes(routes!(modules_api::module))
         .routes(routes!(modules_api::part))

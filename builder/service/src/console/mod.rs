@@ -33,6 +33,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 pub use session::Sessions;
+pub use sign_in::caller_of_key;
+pub use view::role_name;
 
 use crate::state::AppState;
 

@@ -54,37 +54,22 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let client = Some(peer.ip());
-    let caller = if state.config.api_keys.is_empty() {
-        Caller {
-            roles: vec![Role::Admin],
-            tenant: DEFAULT_TENANT.into(),
-            key_id: String::new(),
-        }
-    } else {
-        if let Some(client) = client
-            && let Err(problem) = state.failed_auth.check(client)
-        {
+    let caller = match caller_of_key(&state, peer.ip(), &form.api_key) {
+        Ok(caller) => caller,
+        Err(problem) if problem.status == 429 => {
             return sign_in_page(
                 &state,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(ErrorView::from(&problem)),
             );
         }
-        match authenticate(&state.config.api_keys, form.api_key.trim()) {
-            Some(caller) => caller,
-            None => {
-                if let Some(client) = client {
-                    let _ = state.failed_auth.failed(client);
-                }
-                let problem = Problem::unauthenticated();
-                let error = ErrorView {
-                    title: problem.title.to_string(),
-                    detail: "that API key is not one this service accepts".into(),
-                    hint: Some("paste the whole key your administrator gave you".into()),
-                };
-                return sign_in_page(&state, StatusCode::UNAUTHORIZED, Some(error));
-            }
+        Err(problem) => {
+            let error = ErrorView {
+                title: problem.title.to_string(),
+                detail: "that API key is not one this service accepts".into(),
+                hint: Some("paste the whole key your administrator gave you".into()),
+            };
+            return sign_in_page(&state, StatusCode::UNAUTHORIZED, Some(error));
         }
     };
     tracing::info!(tenant = %caller.tenant, key = %caller.key_id, "console sign-in");
@@ -94,6 +79,25 @@ pub async fn sign_in(
         Redirect::to("/console/agents"),
     )
         .into_response()
+}
+
+/// The caller an API key presented at sign-in stands for (in open mode,
+/// an admin of the default tenant). Failures are counted per address, as
+/// for `X-API-Key`: `401`, or `429` once an address failed too often.
+pub fn caller_of_key(
+    state: &AppState,
+    client: std::net::IpAddr,
+    key: &str,
+) -> Result<Caller, Problem> {
+    if state.config.api_keys.is_empty() {
+        return Ok(Caller {
+            roles: vec![Role::Admin],
+            tenant: DEFAULT_TENANT.into(),
+            key_id: String::new(),
+        });
+    }
+    state.failed_auth.check(client)?;
+    authenticate(&state.config.api_keys, key.trim()).ok_or_else(|| state.failed_auth.failed(client))
 }
 
 /// `POST /console/sign-out`: revokes the session (with its CSRF token, so

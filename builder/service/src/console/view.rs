@@ -136,13 +136,7 @@ impl UserView {
     /// The view of `session`'s operator.
     pub fn of(session: &Session) -> UserView {
         let caller: &Caller = &session.caller;
-        let role = if caller.may(Role::Admin) {
-            "admin"
-        } else if caller.may(Role::Builder) {
-            "builder"
-        } else {
-            "viewer"
-        };
+        let role = role_name(caller);
         UserView {
             tenant: caller.tenant.clone(),
             role,
@@ -150,6 +144,17 @@ impl UserView {
             builder: caller.may(Role::Builder),
             csrf: session.csrf.clone(),
         }
+    }
+}
+
+/// The caller's strongest role, by name.
+pub fn role_name(caller: &Caller) -> &'static str {
+    if caller.may(Role::Admin) {
+        "admin"
+    } else if caller.may(Role::Builder) {
+        "builder"
+    } else {
+        "viewer"
     }
 }
 

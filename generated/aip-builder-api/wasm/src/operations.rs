@@ -21,15 +21,19 @@ pub fn find(id: &str) -> Option<&'static Operation> {
         "readyz" => Some(&ops::readyz::OPERATION),
         "submitAdapterBuild" => Some(&ops::submit_adapter_build::OPERATION),
         "checkAdapterBuild" => Some(&ops::check_adapter_build::OPERATION),
+        "listJobs" => Some(&ops::list_jobs::OPERATION),
         "getJob" => Some(&ops::get_job::OPERATION),
         "cancelJob" => Some(&ops::cancel_job::OPERATION),
         "streamJobEvents" => Some(&ops::stream_job_events::OPERATION),
         "getJobLogs" => Some(&ops::get_job_logs::OPERATION),
+        "listSigningKeys" => Some(&ops::list_signing_keys::OPERATION),
         "listModules" => Some(&ops::list_modules::OPERATION),
         "installModule" => Some(&ops::install_module::OPERATION),
         "getModule" => Some(&ops::get_module::OPERATION),
         "verifyModuleVersion" => Some(&ops::verify_module_version::OPERATION),
         "getModulePart" => Some(&ops::get_module_part::OPERATION),
+        "signIn" => Some(&ops::sign_in::OPERATION),
+        "signOut" => Some(&ops::sign_out::OPERATION),
         _ => None,
     }
 }
@@ -150,6 +154,53 @@ pub mod ops {
             rpc: None,
         };
     }
+    ///`GET /v1/builder/jobs`
+    ///
+    ///The caller's jobs (admins: every tenant's), newest first.
+    pub mod list_jobs {
+        use crate::runtime::spec::*;
+        /// The operation's static description.
+        pub static OPERATION: Operation = Operation {
+            id: "listJobs",
+            method: "GET",
+            path: "/v1/builder/jobs",
+            params: &[
+                Param {
+                    name: "state",
+                    key: "state",
+                    location: Location::Query,
+                    style: Style::Form,
+                    explode: true,
+                    required: false,
+                    allow_reserved: false,
+                    kind: Kind::String,
+                },
+                Param {
+                    name: "limit",
+                    key: "limit",
+                    location: Location::Query,
+                    style: Style::Form,
+                    explode: true,
+                    required: false,
+                    allow_reserved: false,
+                    kind: Kind::Integer,
+                },
+                Param {
+                    name: "before",
+                    key: "before",
+                    location: Location::Query,
+                    style: Style::Form,
+                    explode: true,
+                    required: false,
+                    allow_reserved: false,
+                    kind: Kind::String,
+                },
+            ],
+            body: None,
+            security: &[&["api_key"]],
+            rpc: None,
+        };
+    }
     ///`GET /v1/builder/jobs/{id}`
     ///
     ///A job: state, stage, timings, error, resulting module.
@@ -264,6 +315,22 @@ pub mod ops {
                     kind: Kind::String,
                 },
             ],
+            body: None,
+            security: &[&["api_key"]],
+            rpc: None,
+        };
+    }
+    ///`GET /v1/builder/signing-keys`
+    ///
+    ///The signing keys the caller's tenant may sign with.
+    pub mod list_signing_keys {
+        use crate::runtime::spec::*;
+        /// The operation's static description.
+        pub static OPERATION: Operation = Operation {
+            id: "listSigningKeys",
+            method: "GET",
+            path: "/v1/builder/signing-keys",
+            params: &[],
             body: None,
             security: &[&["api_key"]],
             rpc: None,
@@ -477,6 +544,53 @@ pub mod ops {
             ],
             body: None,
             security: &[&["api_key"]],
+            rpc: None,
+        };
+    }
+    ///`POST /v1/session`
+    ///
+    ///Exchange an API key for a session cookie (what the console does).
+    pub mod sign_in {
+        use crate::runtime::spec::*;
+        /// The operation's static description.
+        pub static OPERATION: Operation = Operation {
+            id: "signIn",
+            method: "POST",
+            path: "/v1/session",
+            params: &[],
+            body: Some(Body {
+                required: true,
+                media_type: "application/json",
+                encoding: Encoding::Json,
+            }),
+            security: &[&[]],
+            rpc: None,
+        };
+    }
+    ///`DELETE /v1/session`
+    ///
+    ///End the session of the request's cookie.
+    pub mod sign_out {
+        use crate::runtime::spec::*;
+        /// The operation's static description.
+        pub static OPERATION: Operation = Operation {
+            id: "signOut",
+            method: "DELETE",
+            path: "/v1/session",
+            params: &[
+                Param {
+                    name: "X-CSRF-Token",
+                    key: "X-CSRF-Token",
+                    location: Location::Header,
+                    style: Style::Simple,
+                    explode: false,
+                    required: true,
+                    allow_reserved: false,
+                    kind: Kind::String,
+                },
+            ],
+            body: None,
+            security: &[&[]],
             rpc: None,
         };
     }

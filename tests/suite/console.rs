@@ -926,3 +926,83 @@ fn the_api_lists_jobs_and_signing_keys_and_trades_keys_for_sessions() {
     let (status, _, _) = call("POST", &service.url("/v1/session"), None, Some(&bad), &[]);
     assert_eq!(status, 401);
 }
+
+/// Hard-links every file of `from` into `to` (a thousand module copies
+/// cost no disk).
+fn link_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            link_dir(&entry.path(), &target);
+        } else {
+            std::fs::hard_link(entry.path(), &target).expect("hard link");
+        }
+    }
+}
+
+/// What the browser measured of the page it shows (Navigation and
+/// Resource Timing): ms to interactive, bytes transferred.
+fn page_cost(browser: &Browser) -> (f64, f64) {
+    let cost = browser.script(
+        "const nav = performance.getEntriesByType('navigation')[0];
+         const bytes = performance.getEntriesByType('resource').reduce((n, r) => n + r.transferSize, nav.transferSize);
+         return [nav.domInteractive, bytes];",
+    );
+    (
+        cost[0].as_f64().unwrap_or(-1.0),
+        cost[1].as_f64().unwrap_or(-1.0),
+    )
+}
+
+/// A thousand modules: every one is reached exactly once by paging, the
+/// filters find one among them, and the browser's own timing of each page
+/// is printed (`ci/bench-console` runs this in release for BENCHMARKS.md).
+#[test]
+fn the_agents_page_pages_through_a_thousand_modules() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let (service, version) = service_with_modules(data.path());
+    for i in 0..1000 {
+        link_dir(
+            e2e_module(),
+            &data.path().join(format!("modules/acme/m{i:04}/{version}")),
+        );
+    }
+    let browser = Browser::start();
+    browser.resize(1280, 800);
+    browser.goto(&service.url("/console/sign-in"));
+    browser.fill("#api_key", "viewer-key-1");
+    browser.click("#sign-in");
+
+    let mut steps = Steps::start("paging visits every module once");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut costs = Vec::new();
+    let mut pages = 0;
+    loop {
+        pages += 1;
+        costs.push(page_cost(&browser));
+        let names = browser.script(
+            "return [...document.querySelectorAll('#modules tbody tr')].map(r => r.dataset.module);",
+        );
+        for name in names.as_array().into_iter().flatten() {
+            let name = name.as_str().expect("a name").to_string();
+            assert!(seen.insert(name.clone()), "{name} shown twice");
+        }
+        if browser.count("#next-page") == 0 {
+            break;
+        }
+        browser.click("#next-page");
+    }
+    assert_eq!(seen.len(), 1001, "1,000 copies and e2e-vendor");
+    assert_eq!(pages, 21, "50 per page");
+
+    steps.enter("a name filter finds one module among a thousand");
+    browser.goto(&service.url("/console/agents?name=m0999"));
+    assert_eq!(browser.count("#modules tbody tr"), 1);
+    let (interactive, bytes) = costs[0];
+    let worst = costs.iter().map(|c| c.0).fold(0.0, f64::max);
+    let heaviest = costs.iter().map(|c| c.1).fold(0.0, f64::max);
+    println!(
+        "agents page, 1,001 modules, 50 per page: first page interactive in {interactive:.0} ms, {bytes:.0} bytes; worst of {pages} pages {worst:.0} ms, heaviest {heaviest:.0} bytes"
+    );
+}

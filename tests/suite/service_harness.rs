@@ -34,7 +34,11 @@ impl BuilderService {
 
     /// As `start_with`, with more environment variables for the service.
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> BuilderService {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aip-builder"))
+        // ci/bench-console runs the browser benchmark against a release
+        // build of the service; tests use the binary cargo built for them.
+        let binary = std::env::var_os("AIP_BENCH_SERVICE_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_aip-builder").into());
+        let mut child = Command::new(binary)
             .args([
                 "serve",
                 "--listen",

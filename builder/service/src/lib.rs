@@ -18,7 +18,12 @@
 //!    limits stop it through `stop.rs`.
 //! 3. **Follow**: `GET /v1/builder/jobs/{id}` (state), `/events` (SSE:
 //!    history first, then live, `sse.rs`), `/logs`.
-//! 4. **Recover**: on start, jobs that were queued or running when the
+//! 4. **Operate** (`console/`): the operators' console on the same router:
+//!    sign-in for a session cookie, the Agents and module pages with chips
+//!    from real verification, Add Vendor Spec with Check (`intake.rs`, shared
+//!    with the API), jobs followed live; `account_api.rs` gives the API the
+//!    same reach (jobs list, signing keys, sessions).
+//! 5. **Recover**: on start, jobs that were queued or running when the
 //!    service stopped are queued again; registration is atomic, so a build
 //!    cut short left nothing half-registered, and running it again ends it.
 

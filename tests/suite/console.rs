@@ -701,7 +701,7 @@ fn spec_text_stays_text_on_every_page_and_bad_specs_are_refused_with_their_locat
         &browser,
         "AIP adapter for <script>window.injected = 1</script>Injection {{ 7 * 7 }}",
     );
-    browser.screenshot("agents");
+    browser.screenshot("agents-text");
     browser.resize(390, 844);
     browser.screenshot("agents-narrow");
     let overflow =
@@ -1013,5 +1013,170 @@ fn the_agents_page_pages_through_a_thousand_modules() {
         "agents page, 1,001 modules, 50 per page: first page interactive in {interactive:.0} ms, {bytes:.0} bytes; worst of {pages} pages {worst:.0} ms, heaviest {heaviest:.0} bytes; peer GET /v1/modules?limit=50 {:.0} ms, {} bytes",
         api[0].as_f64().unwrap_or(-1.0),
         api[1]
+    );
+}
+
+/// `aip-builder build` of the e2e spec as `name` at `version`, signed with
+/// `key`, pushed to `dest`.
+fn build_and_push(name: &str, version: &str, key: &Path, dest: &str) {
+    let work = tempfile::tempdir().expect("tempdir");
+    let spec = crate::support::repo("tests/fixtures/specs/e2e-vendor.yaml")
+        .display()
+        .to_string();
+    let key = key.display().to_string();
+    let out = crate::support::aip(
+        work.path(),
+        &[
+            "build",
+            &spec,
+            "--name",
+            name,
+            "--version",
+            version,
+            "--key",
+            &key,
+            "--out",
+            "modules",
+            "--push",
+            dest,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "build and push {name} {version}: {}",
+        crate::support::text(&out)
+    );
+}
+
+#[test]
+fn registry_modules_show_not_installed_and_needs_update_and_install_from_the_console() {
+    let registry = crate::registry_server::Registry::start();
+    let host = registry.host();
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = data.path().join("aip-builder.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[service]\ntrusted_keys = [{:?}]\n",
+            keys().2.display().to_string()
+        ),
+    )
+    .expect("config");
+    let service = BuilderService::start_with_env(
+        data.path(),
+        &["--registry", &host],
+        &[("AIP_CONFIG", &config.display().to_string())],
+    );
+    let mut steps = Steps::start("a module only in the registry is Not Installed");
+    let pushed = crate::support::aip(
+        data.path(),
+        &[
+            "push",
+            &e2e_module().display().to_string(),
+            &format!("{host}/team/e2e-vendor"),
+        ],
+    );
+    assert!(pushed.status.success(), "{}", crate::support::text(&pushed));
+    let browser = Browser::start();
+    browser.goto(&service.url("/console/sign-in"));
+    browser.fill("#api_key", "builder-key-1");
+    browser.click("#sign-in");
+    let row = "#modules tr[data-module='e2e-vendor']";
+    assert_eq!(
+        browser.text(&format!("{row} .chip")),
+        "Not Installed",
+        "{}",
+        browser.text("main")
+    );
+    let (_, _, catalog) = call(
+        "GET",
+        &service.url("/v1/catalog"),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    assert_eq!(
+        catalog["modules"][0]["status"],
+        json!("Not Installed"),
+        "{catalog}"
+    );
+
+    steps.enter("Install makes it Installed, verified with the service's keys");
+    browser.click(&format!("{row} button.install"));
+    assert_eq!(
+        browser.text("#chip"),
+        "Installed",
+        "{}",
+        browser.text("main")
+    );
+
+    steps.enter("a newer signed version in the registry: Needs Update; another publisher's module: Not Installed, untrusted");
+    build_and_push(
+        "e2e-vendor",
+        "9.0.0",
+        &keys().1,
+        &format!("{host}/team/e2e-vendor"),
+    );
+    let stranger_keys = tempfile::tempdir().expect("tempdir");
+    let made = crate::support::aip(stranger_keys.path(), &["keygen", "--out", "."]);
+    assert!(made.status.success(), "{}", crate::support::text(&made));
+    build_and_push(
+        "stranger",
+        "1.0.0",
+        &stranger_keys.path().join("cosign.key"),
+        &format!("{host}/team/stranger"),
+    );
+    browser.resize(1280, 800);
+    browser.goto(&service.url("/console/agents"));
+    assert_eq!(
+        browser.text(&format!("{row} .chip")),
+        "Needs Update",
+        "{}",
+        browser.text("main")
+    );
+    browser.screenshot("agents");
+    let stranger = "#modules tr[data-module='stranger']";
+    assert_eq!(browser.text(&format!("{stranger} .chip")), "Not Installed");
+    assert!(
+        browser
+            .text(stranger)
+            .contains("no version there is signed with a key this service trusts")
+    );
+
+    steps.enter("a module no trusted key signed cannot be installed, and the page says why");
+    browser.click(&format!("{stranger} button.install"));
+    let problem = browser.text("#problem");
+    assert!(problem.to_lowercase().contains("sign"), "{problem}");
+    assert!(
+        !data.path().join("modules/acme/stranger").exists(),
+        "nothing installed"
+    );
+
+    steps.enter("Update installs the newer signed version");
+    browser.goto(&service.url("/console/agents?chip=Needs+Update"));
+    assert_eq!(browser.count("#modules tbody tr"), 1);
+    browser.click(&format!("{row} button.update"));
+    assert_eq!(browser.text("#chip"), "Installed");
+    assert!(
+        browser.url().contains("/versions/9.0.0"),
+        "{}",
+        browser.url()
+    );
+    let (_, _, catalog) = call(
+        "GET",
+        &service.url("/v1/catalog?refresh=true"),
+        Some("builder-key-1"),
+        None,
+        &[],
+    );
+    let statuses: Vec<(&str, &str)> = catalog["modules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| Some((m["name"].as_str()?, m["status"].as_str()?)))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("e2e-vendor", "Installed"), ("stranger", "Not Installed")]
     );
 }

@@ -20,6 +20,7 @@
 //! with bounded retries.
 
 mod auth;
+mod catalogue;
 mod client;
 mod fetch;
 mod info;
@@ -31,6 +32,7 @@ mod status;
 mod version;
 
 pub use auth::{Credentials, PASSWORD_VAR, USERNAME_VAR};
+pub use catalogue::{CatalogEntry, catalogue};
 pub use client::{ClientOptions, MAX_BLOB_BYTES, RegistryClient, RetryPolicy};
 pub use fetch::{Fetched, SignatureState, fetch, resolve, signature_state};
 pub use info::{ModuleInfo, SearchHit, VersionInfo, info, search};

@@ -30,6 +30,7 @@
 mod account_api;
 mod api;
 mod auth;
+mod catalog;
 mod console;
 mod fetch;
 mod hints;
@@ -240,6 +241,7 @@ pub async fn serve(
         limits: rate_limit::RateLimits::new(config.rate_limit),
         failed_auth: rate_limit::FailedAuth::default(),
         sessions: console::Sessions::default(),
+        catalog: catalog::Catalog::default(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

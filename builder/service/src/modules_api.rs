@@ -311,14 +311,28 @@ pub async fn install(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, Problem> {
+    let request: InstallRequest = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request(format!("request body: {e}")))?;
+    let result =
+        install_reference(&state, &caller, &request.reference, request.require_signed).await?;
+    Ok(Json(result).into_response())
+}
+
+/// Installs `reference` from a configured registry into the caller's
+/// tenant, verified with the service's keys (shared by the API and the
+/// console's Install and Update buttons).
+pub(crate) async fn install_reference(
+    state: &AppState,
+    caller: &Caller,
+    reference: &str,
+    require_signed: bool,
+) -> Result<InstallResult, Problem> {
     if !caller.may(Role::Builder) {
         return Err(Problem::forbidden(
             "installing modules needs the builder role",
         ));
     }
-    let request: InstallRequest = serde_json::from_slice(&body)
-        .map_err(|e| Problem::bad_request(format!("request body: {e}")))?;
-    let reference = aip_distribute::ModuleRef::parse(&request.reference)
+    let reference = aip_distribute::ModuleRef::parse(reference)
         .map_err(|e| Problem::invalid(format!("reference: {e}")))?;
     if !state.config.registries.contains(&reference.registry) {
         return Err(Problem::forbidden(format!(
@@ -338,23 +352,23 @@ pub async fn install(
         &reference,
         &aip_distribute::InstallOptions {
             keys: state.registry.trusted(),
-            require_signed: request.require_signed,
+            require_signed,
             destination: state.registry.destination(&caller.tenant),
         },
     )
     .await
     .map_err(|e| distribute_problem(&e))?;
+    state.catalog.invalidate();
     let links = serde_json::json!({
         "module": format!("/v1/modules/{}", installed.name),
     });
-    Ok(Json(InstallResult {
+    Ok(InstallResult {
         name: installed.name,
         version: installed.version,
-        tenant: caller.tenant,
+        tenant: caller.tenant.clone(),
         origin: installed.origin,
         links,
     })
-    .into_response())
 }
 
 fn distribute_problem(e: &aip_distribute::DistributeError) -> Problem {

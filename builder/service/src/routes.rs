@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
-use crate::{account_api, api, metrics, modules_api, openapi};
+use crate::{account_api, api, catalog, metrics, modules_api, openapi};
 
 /// The routes with their OpenAPI operations (in the document's order).
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(modules_api::part))
         .routes(routes!(modules_api::verify))
         .routes(routes!(modules_api::install))
+        .routes(routes!(catalog::list))
         .routes(routes!(api::healthz))
         .routes(routes!(api::ready))
         .routes(routes!(metrics::metrics))

@@ -28,4 +28,6 @@ pub struct AppState {
     pub failed_auth: FailedAuth,
     /// Console sign-ins.
     pub sessions: crate::console::Sessions,
+    /// What the configured registries hold.
+    pub catalog: crate::catalog::Catalog,
 }

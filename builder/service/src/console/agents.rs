@@ -4,12 +4,15 @@
 //! (cached by artifact digest, so the page stays fast), filters by name,
 //! intent and chip, and paging by cursor.
 
+use aip_distribute::CatalogEntry;
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::console::Operator;
+use crate::console::session::csrf_matches;
 use crate::console::view::{ErrorView, UserView, page};
 use crate::modules::{ModuleInfo, Status};
 use crate::problem::Problem;
@@ -18,9 +21,8 @@ use crate::state::AppState;
 /// Modules per page.
 const PAGE: usize = 50;
 
-/// The chips a module can have today (registries' modules that are not
-/// installed here, and updates, are not listed yet: see README's limits).
-const CHIPS: [&str; 2] = ["Installed", "Unverified"];
+/// The chips, as the platform's console names them.
+const CHIPS: [&str; 4] = ["Installed", "Not Installed", "Needs Update", "Unverified"];
 
 /// The page's filters, echoed back into the form.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -51,6 +53,8 @@ struct Row {
     version: String,
     runtime: String,
     intents: Vec<String>,
+    /// `Install` or `Update`, with the reference it installs.
+    action: Option<(&'static str, String)>,
 }
 
 /// `GET /console/agents`.
@@ -60,7 +64,8 @@ pub async fn agents_page(
     Query(filter): Query<Filter>,
 ) -> Response {
     let user = UserView::of(&operator.0);
-    let (rows, next, error) = match rows(&state, &operator, &filter) {
+    let catalog = state.catalog.snapshot(&state, false).await;
+    let (rows, next, error) = match rows(&state, &operator, &filter, &catalog.entries) {
         Ok((rows, next)) => (rows, next, None),
         Err(problem) => (Vec::new(), None, Some(ErrorView::from(&problem))),
     };
@@ -75,16 +80,20 @@ pub async fn agents_page(
         "agents.html",
         minijinja::context! {
             page => "agents", user => user, filter => filter, chips => CHIPS,
-            modules => rows, next => next, error => error,
+            modules => rows, next => next, error => error, registry_warnings => catalog.warnings,
         },
     )
 }
 
-/// The rows matching `filter` after its cursor, and the next cursor.
+/// The rows matching `filter` after its cursor, and the next cursor: the
+/// modules registered here (Needs Update when a registry holds a newer
+/// version signed with a trusted key), then, on the last page, what the
+/// registries hold that is not installed here.
 fn rows(
     state: &AppState,
     operator: &Operator,
     filter: &Filter,
+    catalog: &[CatalogEntry],
 ) -> Result<(Vec<Row>, Option<String>), Problem> {
     let caller = &operator.0.caller;
     let tenant = match filter.tenant.trim() {
@@ -114,8 +123,9 @@ fn rows(
         for module in &modules {
             taken += 1;
             cursor = Some(format!("{}/{}", module.tenant, module.name));
-            if matches(module, filter) {
-                rows.push(row(module));
+            let row = row(module, catalog);
+            if matches(&row, filter) {
+                rows.push(row);
                 if rows.len() == PAGE {
                     let rest = taken < modules.len() || more.is_some();
                     return Ok((rows, cursor.filter(|_| rest)));
@@ -123,21 +133,69 @@ fn rows(
             }
         }
         if more.is_none() {
-            return Ok((rows, None));
+            break;
         }
     }
+    // Installs go into the caller's tenant: what it does not have yet.
+    let installs_into = tenant.unwrap_or_else(|| caller.tenant.clone());
+    for entry in catalog {
+        if state.registry.module(&installs_into, &entry.name).is_some() {
+            continue;
+        }
+        let row = not_installed(entry, &installs_into);
+        if matches(&row, filter) {
+            rows.push(row);
+        }
+    }
+    Ok((rows, None))
 }
 
-fn matches(module: &ModuleInfo, filter: &Filter) -> bool {
+fn matches(row: &Row, filter: &Filter) -> bool {
     let name = filter.name.trim().to_ascii_lowercase();
     let intent = filter.intent.trim().to_ascii_lowercase();
-    (name.is_empty() || module.name.contains(&name))
+    (name.is_empty() || row.name.contains(&name))
         && (intent.is_empty()
-            || module
+            || row
                 .intents
                 .iter()
                 .any(|i| i.to_ascii_lowercase().contains(&intent)))
-        && (filter.chip.is_empty() || chip(module.status).0 == filter.chip)
+        && (filter.chip.is_empty() || row.chip == filter.chip)
+}
+
+fn not_installed(entry: &CatalogEntry, tenant: &str) -> Row {
+    let (detail, reference) = match &entry.newest_trusted {
+        Some(version) => (
+            format!(
+                "{version} is in {}, signed with a key this service trusts",
+                entry.repository
+            ),
+            format!("{}@{version}", entry.repository),
+        ),
+        None => (
+            format!(
+                "{} is in {}, but no version there is signed with a key this service trusts",
+                entry.newest, entry.repository
+            ),
+            format!("{}@{}", entry.repository, entry.newest),
+        ),
+    };
+    Row {
+        name: entry.name.clone(),
+        href: String::new(),
+        tenant: tenant.to_string(),
+        description: entry.description.clone(),
+        chip: "Not Installed",
+        chip_class: "not-installed",
+        detail,
+        failed_check: None,
+        version: entry
+            .newest_trusted
+            .clone()
+            .unwrap_or_else(|| entry.newest.clone()),
+        runtime: String::new(),
+        intents: entry.intents.clone(),
+        action: Some(("Install", reference)),
+    }
 }
 
 /// The chip's label and CSS class.
@@ -148,9 +206,27 @@ pub fn chip(status: Status) -> (&'static str, &'static str) {
     }
 }
 
-fn row(module: &ModuleInfo) -> Row {
+fn row(module: &ModuleInfo, catalog: &[CatalogEntry]) -> Row {
     let newest = module.versions.first();
-    let (chip, chip_class) = chip(module.status);
+    let (mut chip, mut chip_class) = chip(module.status);
+    let mut detail = newest.map(|v| v.detail.clone()).unwrap_or_default();
+    let mut action = None;
+    let installed = semver::Version::parse(&module.latest).ok();
+    let update = catalog
+        .iter()
+        .filter(|e| e.name == module.name)
+        .find_map(|e| {
+            let version = e.newest_trusted.as_deref()?;
+            let newer = semver::Version::parse(version).ok()? > *installed.as_ref()?;
+            newer.then(|| (e.repository.clone(), version.to_string()))
+        });
+    if let (crate::modules::Status::Installed, Some((repository, version))) =
+        (module.status, update)
+    {
+        (chip, chip_class) = ("Needs Update", "needs-update");
+        detail = format!("{version} is in {repository}, signed with a key this service trusts");
+        action = Some(("Update", format!("{repository}@{version}")));
+    }
     Row {
         name: module.name.clone(),
         href: format!("/console/modules/{}?tenant={}", module.name, module.tenant),
@@ -158,13 +234,56 @@ fn row(module: &ModuleInfo) -> Row {
         description: module.description.clone(),
         chip,
         chip_class,
-        detail: newest.map(|v| v.detail.clone()).unwrap_or_default(),
+        detail,
         failed_check: newest.and_then(|v| v.failed_check.clone()),
         version: module.latest.clone(),
         runtime: newest
             .map(|v| runtime_label(&v.runtime))
             .unwrap_or_default(),
         intents: module.intents.clone(),
+        action,
+    }
+}
+
+/// A reference to install, from the Install and Update buttons.
+#[derive(Deserialize)]
+pub struct InstallForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reference: String,
+}
+
+/// `POST /console/install`: installs (or updates to) a signed version from
+/// a configured registry into the operator's tenant, then shows it.
+pub async fn install(
+    State(state): State<AppState>,
+    operator: Operator,
+    Form(form): Form<InstallForm>,
+) -> Response {
+    if !csrf_matches(&operator.0, &form.csrf) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the form's CSRF token does not match the session",
+        )
+            .into_response();
+    }
+    match crate::modules_api::install_reference(&state, &operator.0.caller, &form.reference, true)
+        .await
+    {
+        Ok(installed) => Redirect::to(&format!(
+            "/console/modules/{}/versions/{}?tenant={}",
+            installed.name, installed.version, installed.tenant
+        ))
+        .into_response(),
+        Err(problem) => page(
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+            "agents.html",
+            minijinja::context! {
+                page => "agents", user => UserView::of(&operator.0), chips => CHIPS,
+                filter => Filter::default(), error => ErrorView::from(&problem),
+            },
+        ),
     }
 }
 

@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/sign-out", post(sign_in::sign_out))
         .route("/console/agents", get(agents::agents_page))
+        .route("/console/install", post(agents::install))
         .route("/console/modules/{name}", get(module_page::latest))
         .route(
             "/console/modules/{name}/versions/{version}",

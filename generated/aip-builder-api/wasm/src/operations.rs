@@ -27,6 +27,7 @@ pub fn find(id: &str) -> Option<&'static Operation> {
         "streamJobEvents" => Some(&ops::stream_job_events::OPERATION),
         "getJobLogs" => Some(&ops::get_job_logs::OPERATION),
         "listSigningKeys" => Some(&ops::list_signing_keys::OPERATION),
+        "listCatalog" => Some(&ops::list_catalog::OPERATION),
         "listModules" => Some(&ops::list_modules::OPERATION),
         "installModule" => Some(&ops::install_module::OPERATION),
         "getModule" => Some(&ops::get_module::OPERATION),
@@ -331,6 +332,34 @@ pub mod ops {
             method: "GET",
             path: "/v1/builder/signing-keys",
             params: &[],
+            body: None,
+            security: &[&["api_key"]],
+            rpc: None,
+        };
+    }
+    ///`GET /v1/catalog`
+    ///
+    ///What the configured registries hold, with each module's status in the
+    ///caller's tenant (what the console's chips say).
+    pub mod list_catalog {
+        use crate::runtime::spec::*;
+        /// The operation's static description.
+        pub static OPERATION: Operation = Operation {
+            id: "listCatalog",
+            method: "GET",
+            path: "/v1/catalog",
+            params: &[
+                Param {
+                    name: "refresh",
+                    key: "refresh",
+                    location: Location::Query,
+                    style: Style::Form,
+                    explode: true,
+                    required: false,
+                    allow_reserved: false,
+                    kind: Kind::Boolean,
+                },
+            ],
             body: None,
             security: &[&["api_key"]],
             rpc: None,

@@ -160,6 +160,22 @@ impl Browser {
         }
     }
 
+    /// Types `value` into the field matching `css` and presses Enter, as
+    /// someone using the keyboard alone would, then waits for the page the
+    /// form loads.
+    pub fn type_and_enter(&self, css: &str, value: &str) {
+        let old_page = self
+            .runtime
+            .block_on(self.client.find(Locator::Css("html")))
+            .unwrap_or_else(|e| panic!("no page: {e}"));
+        self.fill(css, &format!("{value}\u{E007}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.runtime.block_on(old_page.tag_name()).is_ok() {
+            assert!(Instant::now() < deadline, "Enter in {css} loaded no page");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Clicks the element matching `css` (a checkbox: nothing is loaded).
     pub fn toggle(&self, css: &str) {
         self.runtime

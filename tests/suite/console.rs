@@ -76,9 +76,10 @@ fn operators_sign_in_see_true_chips_inspect_modules_and_sign_out_in_a_real_brows
         browser.text("#problem")
     );
 
-    steps.enter("a viewer of acme signs in and sees acme's module, Installed");
-    browser.fill("#api_key", "viewer-key-1");
-    browser.click("#sign-in");
+    steps.enter(
+        "a viewer of acme signs in with the keyboard alone and sees acme's module, Installed",
+    );
+    browser.type_and_enter("#api_key", "viewer-key-1");
     assert!(
         browser.url().ends_with("/console/agents"),
         "the key is not in the URL: {}",
@@ -490,6 +491,10 @@ fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
     steps.enter("the job links to its module, Installed");
     browser.click("#job-module a");
     assert_eq!(browser.text("#chip"), "Installed");
+    assert!(
+        browser.text("#built-by").contains(&job_id),
+        "the module names the job that built it"
+    );
     assert!(browser.text("h1").starts_with("console-built"));
 
     steps.enter("the jobs list shows it, and filters by state");

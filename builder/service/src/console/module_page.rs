@@ -51,7 +51,37 @@ pub async fn page_of_version(
     Path((name, version)): Path<(String, String)>,
     Query(query): Query<TenantQuery>,
 ) -> Response {
-    render(&state, &operator, &name, &version, &query, None)
+    let built_by = built_by(&state, &operator, &name, &version, &query).await;
+    render(&state, &operator, &name, &version, &query, None, built_by)
+}
+
+/// The job that built this version here, if one did (among the tenant's
+/// last 500 successful builds).
+async fn built_by(
+    state: &AppState,
+    operator: &Operator,
+    name: &str,
+    version: &str,
+    query: &TenantQuery,
+) -> Option<String> {
+    let (tenant, _) = module(state, operator, name, query).ok()?;
+    let jobs = state
+        .store
+        .list(
+            Some(&tenant),
+            Some(crate::store::JobState::Succeeded),
+            None,
+            500,
+        )
+        .await
+        .ok()?;
+    jobs.into_iter()
+        .find(|job| {
+            job.module.as_ref().is_some_and(|m| {
+                m["name"].as_str() == Some(name) && m["version"].as_str() == Some(version)
+            })
+        })
+        .map(|job| job.id)
 }
 
 /// `POST /console/modules/{name}/versions/{version}/verify`: verifies
@@ -77,7 +107,10 @@ pub async fn reverify(
         },
         Err(_) => None,
     };
-    render(&state, &operator, &name, &version, &query, verified)
+    let built_by = built_by(&state, &operator, &name, &version, &query).await;
+    render(
+        &state, &operator, &name, &version, &query, verified, built_by,
+    )
 }
 
 /// The tenant to look in and the module, as the operator may see it.
@@ -147,6 +180,7 @@ fn render(
     version: &str,
     query: &TenantQuery,
     fresh: Option<Verified>,
+    built_by: Option<String>,
 ) -> Response {
     let (tenant, module) = match module(state, operator, name, query) {
         Ok(found) => found,
@@ -226,6 +260,7 @@ fn render(
             checks => if show_checks { Some(checks) } else { None }, checks_failed => failed,
             verify_action => format!("/console/modules/{name}/versions/{}/verify?tenant={tenant}", url_encode(version)),
             manifest => manifest_view(state, &folder), sbom => sbom_view(state, &folder),
+            built_by => built_by,
         },
     )
 }

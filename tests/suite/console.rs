@@ -425,16 +425,14 @@ fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
         browser.text("main")
     );
 
-    steps.enter("Build Adapter queues the job and its page follows it live to the module");
+    steps.enter(
+        "Build Adapter builds the multi-file spec; its page follows the job live to the module",
+    );
     browser.goto(&service.url("/console/build"));
     browser.fill("#name", "console-built");
     browser.fill("#version", "1.2.0");
-    browser.fill(
-        "#spec-files",
-        &crate::support::repo("tests/fixtures/specs/e2e-vendor.yaml")
-            .display()
-            .to_string(),
-    );
+    browser.fill("#spec-files", &paths);
+    browser.fill("#entry", "main.yaml");
     browser.click("#build");
     assert!(
         browser.url().contains("/console/jobs/job-"),
@@ -496,6 +494,14 @@ fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
         "the module names the job that built it"
     );
     assert!(browser.text("h1").starts_with("console-built"));
+    assert!(browser.text("#intents").contains("listThings"));
+    assert!(
+        browser.count("#components tbody tr") > 10,
+        "the SBOM table lists the adapter's crates"
+    );
+    browser.click("#re-verify");
+    assert_eq!(browser.text("#chip"), "Installed");
+    assert!(browser.count("#checks td.ok") >= 3, "every check passed");
 
     steps.enter("the jobs list shows it, and filters by state");
     browser.goto(&service.url("/console/jobs?state=succeeded"));

@@ -51,6 +51,27 @@ fn service_with_modules(data: &Path) -> (BuilderService, String) {
     (service, version)
 }
 
+/// Signs `key` in on the console's sign-in page.
+fn sign_in(browser: &Browser, service: &BuilderService, key: &str) {
+    browser.goto(&service.url("/console/sign-in"));
+    browser.fill("#api_key", key);
+    browser.click("#sign-in");
+}
+
+/// Waits (up to ten minutes: a cold compile) until the job page the
+/// browser shows has reloaded itself at the job's end.
+fn wait_for_job_end(browser: &Browser) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while browser.count("#job-module") == 0 && browser.count("#job-error") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job page never showed the end: {}",
+            browser.text("main")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 #[test]
 fn operators_sign_in_see_true_chips_inspect_modules_and_sign_out_in_a_real_browser() {
     let data = tempfile::tempdir().expect("tempdir");
@@ -342,9 +363,7 @@ fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
     let browser = Browser::start();
 
     let mut steps = Steps::start("a viewer is offered no build controls");
-    browser.goto(&service.url("/console/sign-in"));
-    browser.fill("#api_key", "viewer-key-1");
-    browser.click("#sign-in");
+    sign_in(&browser, &service, "viewer-key-1");
     assert_eq!(browser.count("#add-vendor-spec"), 0);
     browser.goto(&service.url("/console/build"));
     assert_eq!(browser.count("#build-form"), 0);
@@ -440,15 +459,7 @@ fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
         browser.url()
     );
     let job_url = browser.url();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-    while browser.count("#job-module") == 0 && browser.count("#job-error") == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the job page never showed the end: {}",
-            browser.text("main")
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+    wait_for_job_end(&browser);
     assert_eq!(
         browser.text("#job-state"),
         "succeeded",
@@ -523,9 +534,7 @@ fn a_queued_build_is_cancelled_from_its_page() {
         )],
     );
     let browser = Browser::start();
-    browser.goto(&service.url("/console/sign-in"));
-    browser.fill("#api_key", "builder-key-1");
-    browser.click("#sign-in");
+    sign_in(&browser, &service, "builder-key-1");
 
     let mut steps = Steps::start("a first build holds the only build slot");
     let build = |name: &str| {
@@ -658,9 +667,7 @@ fn spec_text_stays_text_on_every_page_and_bad_specs_are_refused_with_their_locat
     let (service, _) = service_with_modules(data.path());
     let browser = Browser::start();
     browser.resize(1280, 800);
-    browser.goto(&service.url("/console/sign-in"));
-    browser.fill("#api_key", "builder-key-1");
-    browser.click("#sign-in");
+    sign_in(&browser, &service, "builder-key-1");
     let injection = crate::support::repo("tests/fixtures/specs/injection.yaml")
         .display()
         .to_string();
@@ -685,14 +692,7 @@ fn spec_text_stays_text_on_every_page_and_bad_specs_are_refused_with_their_locat
     browser.fill("#name", "injection");
     browser.fill("#spec-files", &injection);
     browser.click("#build");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-    while browser.count("#job-module") == 0 && browser.count("#job-error") == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the build never ended"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+    wait_for_job_end(&browser);
     browser.screenshot("job");
     assert_eq!(
         browser.text("#job-state"),
@@ -981,9 +981,7 @@ fn the_agents_page_pages_through_a_thousand_modules() {
     }
     let browser = Browser::start();
     browser.resize(1280, 800);
-    browser.goto(&service.url("/console/sign-in"));
-    browser.fill("#api_key", "viewer-key-1");
-    browser.click("#sign-in");
+    sign_in(&browser, &service, "viewer-key-1");
 
     let mut steps = Steps::start("paging visits every module once");
     let mut seen = std::collections::BTreeSet::new();
@@ -1089,9 +1087,7 @@ fn registry_modules_show_not_installed_and_needs_update_and_install_from_the_con
     );
     assert!(pushed.status.success(), "{}", crate::support::text(&pushed));
     let browser = Browser::start();
-    browser.goto(&service.url("/console/sign-in"));
-    browser.fill("#api_key", "builder-key-1");
-    browser.click("#sign-in");
+    sign_in(&browser, &service, "builder-key-1");
     let row = "#modules tr[data-module='e2e-vendor']";
     assert_eq!(
         browser.text(&format!("{row} .chip")),

@@ -13,7 +13,7 @@ use crate::auth::Role;
 use crate::console::Operator;
 use crate::console::session::csrf_matches;
 use crate::console::sign_in::CsrfForm;
-use crate::console::view::{ErrorView, UserView, page};
+use crate::console::view::{ErrorView, UserView, page, problem_page};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::{Job, JobEvent, JobState};
@@ -275,11 +275,7 @@ pub async fn cancel(
 }
 
 fn not_found(operator: &Operator, problem: &Problem) -> Response {
-    page(
-        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::NOT_FOUND),
-        "jobs.html",
-        minijinja::context! { page => "jobs", user => UserView::of(&operator.0), error => ErrorView::from(problem) },
-    )
+    problem_page(&operator.0, "jobs.html", "jobs", problem)
 }
 
 #[cfg(test)]

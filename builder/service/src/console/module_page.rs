@@ -17,7 +17,7 @@ use crate::console::Operator;
 use crate::console::agents::{chip, runtime_label, url_encode};
 use crate::console::session::csrf_matches;
 use crate::console::sign_in::CsrfForm;
-use crate::console::view::{ErrorView, UserView, page};
+use crate::console::view::{UserView, page, problem_page};
 use crate::modules::{ModuleInfo, Part, Verified};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -136,11 +136,7 @@ fn module(
 }
 
 fn not_found(operator: &Operator, problem: &Problem) -> Response {
-    page(
-        StatusCode::NOT_FOUND,
-        "agents.html",
-        minijinja::context! { page => "agents", user => UserView::of(&operator.0), error => ErrorView::from(problem) },
-    )
+    problem_page(&operator.0, "agents.html", "agents", problem)
 }
 
 fn version_href(name: &str, version: &str, tenant: &str) -> String {

@@ -183,6 +183,20 @@ impl From<&Problem> for ErrorView {
     }
 }
 
+/// `template` (a list page) showing only `problem`, with its status.
+pub fn problem_page(
+    session: &Session,
+    template: &str,
+    page_name: &str,
+    problem: &Problem,
+) -> Response {
+    page(
+        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+        template,
+        minijinja::context! { page => page_name, user => UserView::of(session), error => ErrorView::from(problem) },
+    )
+}
+
 /// Renders `template` with `context` (which gets `css` added) as a page
 /// with `status`.
 pub fn page(status: StatusCode, template: &str, context: minijinja::Value) -> Response {

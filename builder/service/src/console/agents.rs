@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::console::Operator;
-use crate::console::session::csrf_matches;
 use crate::console::view::{ErrorView, UserView, page};
 use crate::modules::{ModuleInfo, Status};
 use crate::problem::Problem;
@@ -261,12 +260,8 @@ pub async fn install(
     operator: Operator,
     Form(form): Form<InstallForm>,
 ) -> Response {
-    if !csrf_matches(&operator.0, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token does not match the session",
-        )
-            .into_response();
+    if let Some(refused) = operator.refusal_unless_csrf(&form.csrf) {
+        return refused;
     }
     match crate::modules_api::install_reference(&state, &operator.0.caller, &form.reference, true)
         .await

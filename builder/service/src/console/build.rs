@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Role;
 use crate::console::Operator;
-use crate::console::session::csrf_matches;
 use crate::console::view::{ErrorView, UserView, page};
 use crate::intake::CheckReport;
 use crate::problem::Problem;
@@ -78,12 +77,8 @@ pub async fn submit(
             );
         }
     };
-    if !csrf_matches(&operator.0, &form.csrf) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token does not match the session",
-        )
-            .into_response();
+    if let Some(refused) = operator.refusal_unless_csrf(&form.csrf) {
+        return refused;
     }
     if !operator.0.caller.may(Role::Builder) {
         let problem = Problem::forbidden("building adapters needs the builder role");

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
 use crate::console::Operator;
-use crate::console::session::csrf_matches;
 use crate::console::sign_in::CsrfForm;
 use crate::console::view::{ErrorView, UserView, page, problem_page};
 use crate::problem::Problem;
@@ -261,12 +260,8 @@ pub async fn cancel(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !csrf_matches(&operator.0, form.csrf()) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token does not match the session",
-        )
-            .into_response();
+    if let Some(refused) = operator.refusal_unless_csrf(form.csrf()) {
+        return refused;
     }
     match crate::api::cancel_job(&state, &operator.0.caller, &id).await {
         Ok(_) => Redirect::to(&format!("/console/jobs/{id}")).into_response(),

@@ -83,3 +83,21 @@ impl FromRequestParts<AppState> for Operator {
             .ok_or_else(|| Redirect::to("/console/sign-in").into_response())
     }
 }
+
+/// The answer to a form whose CSRF token is not the session's: it changes
+/// nothing.
+pub fn csrf_refusal() -> Response {
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        "the form's CSRF token does not match the session",
+    )
+        .into_response()
+}
+
+impl Operator {
+    /// The refusal when `token` is not this session's CSRF token; `None`
+    /// when it is.
+    pub fn refusal_unless_csrf(&self, token: &str) -> Option<Response> {
+        (!session::csrf_matches(&self.0, token)).then(csrf_refusal)
+    }
+}

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::console::Operator;
 use crate::console::agents::{chip, runtime_label, url_encode};
-use crate::console::session::csrf_matches;
 use crate::console::sign_in::CsrfForm;
 use crate::console::view::{UserView, page, problem_page};
 use crate::modules::{ModuleInfo, Part, Verified};
@@ -93,12 +92,8 @@ pub async fn reverify(
     Query(query): Query<TenantQuery>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !csrf_matches(&operator.0, form.csrf()) {
-        return (
-            StatusCode::FORBIDDEN,
-            "the form's CSRF token does not match the session",
-        )
-            .into_response();
+    if let Some(refused) = operator.refusal_unless_csrf(form.csrf()) {
+        return refused;
     }
     let verified = match module(&state, &operator, &name, &query) {
         Ok((tenant, _)) => match state.registry.folder(&tenant, &name, &version) {

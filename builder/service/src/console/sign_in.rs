@@ -109,11 +109,7 @@ pub async fn sign_out(
 ) -> Response {
     if let Some(session) = state.sessions.of_request(&headers) {
         if !csrf_matches(&session, &form.csrf) {
-            return (
-                StatusCode::FORBIDDEN,
-                "the form's CSRF token does not match the session",
-            )
-                .into_response();
+            return crate::console::csrf_refusal();
         }
         state.sessions.revoke(&headers);
     }

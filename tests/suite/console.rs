@@ -195,6 +195,19 @@ fn operators_sign_in_see_true_chips_inspect_modules_and_sign_out_in_a_real_brows
     browser.fill("#api_key", "admin-key-01");
     browser.click("#sign-in");
     assert_eq!(browser.count("#modules tbody tr"), 2);
+    browser.goto(&service.url("/console/agents?tenant=acme"));
+    assert_eq!(
+        browser.count("#modules tbody tr"),
+        1,
+        "an admin narrows to one tenant"
+    );
+    assert!(browser.text("#modules tbody tr").contains("acme"));
+    browser.goto(&service.url("/console/agents?tenant=Not_A_Tenant"));
+    assert!(
+        browser.text("#problem").contains("a tenant is a name"),
+        "{}",
+        browser.text("main")
+    );
     browser.goto(&service.url("/console/agents?chip=Unverified"));
     assert_eq!(browser.count("#modules tbody tr"), 1);
     let unverified = browser.text("#modules tbody tr");
@@ -267,6 +280,19 @@ fn sessions_are_strict_cookies_and_state_changes_need_the_csrf_token() {
         .next()
         .expect("name=value")
         .to_string();
+
+    steps.enter("another tenant's modules are not there for this one");
+    let mut response = agent
+        .get(&service.url("/console/agents?tenant=globex"))
+        .header("Cookie", &cookie)
+        .call()
+        .expect("agents");
+    assert_eq!(response.status().as_u16(), 404);
+    let html = response.body_mut().read_to_string().expect("html");
+    assert!(
+        html.contains("no such tenant") && !html.contains("data-module="),
+        "{html}"
+    );
 
     steps.enter("pages carry a policy that allows only this origin, and are not cached");
     let response = agent

@@ -59,14 +59,32 @@ pub(crate) async fn list_jobs(
     if !(1..=500).contains(&limit) {
         return Err(Problem::invalid("limit must be between 1 and 500"));
     }
-    let before = match query.before.as_deref() {
-        None => None,
-        Some(cursor) => Some(parse_cursor(cursor)?),
-    };
+    let (jobs, next) =
+        page_of_jobs(&state, &caller, query.state, query.before.as_deref(), limit).await?;
+    Ok(Json(JobList {
+        jobs: jobs.iter().map(job_body).collect(),
+        next,
+    }))
+}
+
+/// One page of the jobs `caller` may see (admins: every tenant's), newest
+/// first, after the cursor `before`, and the next page's cursor. Shared by
+/// the API and the console's jobs list.
+pub async fn page_of_jobs(
+    state: &AppState,
+    caller: &Caller,
+    in_state: Option<JobState>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<crate::store::Job>, Option<String>), Problem> {
+    let before = before
+        .filter(|c| !c.is_empty())
+        .map(parse_cursor)
+        .transpose()?;
     let tenant = (!caller.may(Role::Admin)).then_some(caller.tenant.as_str());
     let mut jobs = state
         .store
-        .list(tenant, query.state, before, limit + 1)
+        .list(tenant, in_state, before, limit + 1)
         .await
         .map_err(|e| internal(&e))?;
     let next = (jobs.len() as i64 > limit)
@@ -75,14 +93,11 @@ pub(crate) async fn list_jobs(
             jobs.last().map(|j| format!("{}:{}", j.created_at, j.id))
         })
         .flatten();
-    Ok(Json(JobList {
-        jobs: jobs.iter().map(job_body).collect(),
-        next,
-    }))
+    Ok((jobs, next))
 }
 
 /// A `created_at:id` page cursor.
-pub fn parse_cursor(cursor: &str) -> Result<(i64, &str), Problem> {
+fn parse_cursor(cursor: &str) -> Result<(i64, &str), Problem> {
     cursor
         .split_once(':')
         .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))

@@ -83,6 +83,15 @@ async fn read(state: &AppState) -> Snapshot {
     snapshot
 }
 
+/// The version `entry` offers over `installed`: its newest version signed
+/// with a trusted key, when that is newer (what Needs Update and the
+/// Update button mean).
+pub fn update_for<'e>(entry: &'e CatalogEntry, installed: &str) -> Option<&'e str> {
+    let trusted = entry.newest_trusted.as_deref()?;
+    let newer = semver::Version::parse(trusted).ok()? > semver::Version::parse(installed).ok()?;
+    newer.then_some(trusted)
+}
+
 /// `GET /v1/catalog` query.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -152,14 +161,10 @@ pub(crate) async fn list(
         .map(|entry| {
             let local = state.registry.module(&caller.tenant, &entry.name);
             let installed = local.as_ref().map(|m| m.latest.clone());
-            let newer = |version: &str| {
-                let parse = |v: &str| semver::Version::parse(v).ok();
-                matches!((parse(version), installed.as_deref().and_then(parse)), (Some(a), Some(b)) if a > b)
-            };
             let status = match &local {
                 None => "Not Installed",
                 Some(m) if m.status == crate::modules::Status::Unverified => "Unverified",
-                Some(_) if entry.newest_trusted.as_deref().is_some_and(newer) => "Needs Update",
+                Some(m) if update_for(entry, &m.latest).is_some() => "Needs Update",
                 Some(_) => "Installed",
             };
             CatalogModule {

@@ -256,6 +256,16 @@ impl Registry {
         }
     }
 
+    /// Whether `tenant` has any registered version of `name` (no manifest
+    /// is read, nothing verified).
+    pub fn has_module(&self, tenant: &str, name: &str) -> bool {
+        aip_ir::is_valid_module_name(tenant)
+            && aip_ir::is_valid_module_name(name)
+            && sorted_dirs(&self.root.join(tenant).join(name))
+                .iter()
+                .any(|v| self.folder(tenant, name, v).is_some())
+    }
+
     /// The folder of `tenant`'s `name` at `version`, if registered.
     pub fn folder(&self, tenant: &str, name: &str, version: &str) -> Option<PathBuf> {
         if !aip_ir::is_valid_module_name(tenant)

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::update_for;
 use crate::console::Operator;
 use crate::console::view::{ErrorView, UserView, page};
 use crate::modules::{ModuleInfo, Status};
@@ -66,20 +67,15 @@ pub async fn agents_page(
     let catalog = state.catalog.snapshot(&state, false).await;
     let (rows, next, error) = match rows(&state, &operator, &filter, &catalog.entries) {
         Ok((rows, next)) => (rows, next, None),
-        Err(problem) => (Vec::new(), None, Some(ErrorView::from(&problem))),
+        Err(problem) => (Vec::new(), None, Some(problem)),
     };
     let next = next.map(|after| next_href(&filter, &after));
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     page(
-        status,
+        crate::console::view::status_of(error.as_ref()),
         "agents.html",
         minijinja::context! {
             page => "agents", user => user, filter => filter, chips => CHIPS,
-            modules => rows, next => next, error => error, registry_warnings => catalog.warnings,
+            modules => rows, next => next, error => error.as_ref().map(ErrorView::from), registry_warnings => catalog.warnings,
         },
     )
 }
@@ -138,7 +134,7 @@ fn rows(
     // Installs go into the caller's tenant: what it does not have yet.
     let installs_into = tenant.unwrap_or_else(|| caller.tenant.clone());
     for entry in catalog {
-        if state.registry.module(&installs_into, &entry.name).is_some() {
+        if state.registry.has_module(&installs_into, &entry.name) {
             continue;
         }
         let row = not_installed(entry, &installs_into);
@@ -210,14 +206,14 @@ fn row(module: &ModuleInfo, catalog: &[CatalogEntry]) -> Row {
     let (mut chip, mut chip_class) = chip(module.status);
     let mut detail = newest.map(|v| v.detail.clone()).unwrap_or_default();
     let mut action = None;
-    let installed = semver::Version::parse(&module.latest).ok();
     let update = catalog
         .iter()
         .filter(|e| e.name == module.name)
         .find_map(|e| {
-            let version = e.newest_trusted.as_deref()?;
-            let newer = semver::Version::parse(version).ok()? > *installed.as_ref()?;
-            newer.then(|| (e.repository.clone(), version.to_string()))
+            Some((
+                e.repository.clone(),
+                update_for(e, &module.latest)?.to_string(),
+            ))
         });
     if let (crate::modules::Status::Installed, Some((repository, version))) =
         (module.status, update)

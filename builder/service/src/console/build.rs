@@ -67,14 +67,7 @@ pub async fn submit(
     let form = match read_form(multipart).await {
         Ok(form) => form,
         Err(problem) => {
-            return render(
-                &state,
-                &operator,
-                &BuildForm::default(),
-                problem_status(&problem),
-                Some(&problem),
-                None,
-            );
+            return refuse(&state, &operator, &BuildForm::default(), &problem);
         }
     };
     if let Some(refused) = operator.refusal_unless_csrf(&form.csrf) {
@@ -94,28 +87,14 @@ pub async fn submit(
     let request = match adapter_request(&form) {
         Ok(request) => request,
         Err(problem) => {
-            return render(
-                &state,
-                &operator,
-                &form,
-                problem_status(&problem),
-                Some(&problem),
-                None,
-            );
+            return refuse(&state, &operator, &form, &problem);
         }
     };
     let caller = &operator.0.caller;
     if form.action == "check" {
         return match crate::intake::check(&state, caller, request).await {
             Ok(report) => render(&state, &operator, &form, StatusCode::OK, None, Some(report)),
-            Err(problem) => render(
-                &state,
-                &operator,
-                &form,
-                problem_status(&problem),
-                Some(&problem),
-                None,
-            ),
+            Err(problem) => refuse(&state, &operator, &form, &problem),
         };
     }
     let digest = hex::encode(Sha256::digest(
@@ -125,19 +104,14 @@ pub async fn submit(
         Ok(Inserted::New(job) | Inserted::Existing(job)) => {
             Redirect::to(&format!("/console/jobs/{}", job.id)).into_response()
         }
-        Err(problem) => render(
-            &state,
-            &operator,
-            &form,
-            problem_status(&problem),
-            Some(&problem),
-            None,
-        ),
+        Err(problem) => refuse(&state, &operator, &form, &problem),
     }
 }
 
-fn problem_status(problem: &Problem) -> StatusCode {
-    StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+/// The form again, with `problem` above it and its status.
+fn refuse(state: &AppState, operator: &Operator, form: &BuildForm, problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    render(state, operator, form, status, Some(problem), None)
 }
 
 fn render(

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Role;
 use crate::console::Operator;
 use crate::console::sign_in::CsrfForm;
 use crate::console::view::{ErrorView, UserView, page, problem_page};
@@ -51,7 +50,7 @@ pub async fn list(
     let rows = jobs(&state, &operator, &filter).await;
     let (rows, next, error) = match rows {
         Ok((rows, next)) => (rows, next, None),
-        Err(problem) => (Vec::new(), None, Some(ErrorView::from(&problem))),
+        Err(problem) => (Vec::new(), None, Some(problem)),
     };
     let states: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
     let next = next.map(|before| {
@@ -63,13 +62,9 @@ pub async fn list(
         format!("/console/jobs?{state}before={before}")
     });
     page(
-        if error.is_some() {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
+        crate::console::view::status_of(error.as_ref()),
         "jobs.html",
-        minijinja::context! { page => "jobs", user => user, filter => filter, states => states, jobs => rows, next => next, error => error },
+        minijinja::context! { page => "jobs", user => user, filter => filter, states => states, jobs => rows, next => next, error => error.as_ref().map(ErrorView::from) },
     )
 }
 
@@ -78,37 +73,21 @@ async fn jobs(
     operator: &Operator,
     filter: &JobFilter,
 ) -> Result<(Vec<JobRow>, Option<String>), Problem> {
-    let caller = &operator.0.caller;
     let wanted = match filter.state.as_str() {
         "" => None,
         name => Some(JobState::from_name(name).ok_or_else(|| {
             Problem::invalid("state must be queued, running, succeeded, failed or cancelled")
         })?),
     };
-    let before = match filter.before.split_once(':') {
-        Some((at, id)) => Some((
-            at.parse::<i64>()
-                .map_err(|_| Problem::invalid("not a page cursor"))?,
-            id,
-        )),
-        None if filter.before.is_empty() => None,
-        None => return Err(Problem::invalid("not a page cursor")),
-    };
-    let tenant = (!caller.may(Role::Admin)).then_some(caller.tenant.as_str());
-    let jobs = state
-        .store
-        .list(tenant, wanted, before, PAGE + 1)
-        .await
-        .map_err(|e| crate::api::internal(&e))?;
-    let more = jobs.len() as i64 > PAGE;
-    let rows: Vec<JobRow> = jobs.iter().take(PAGE as usize).map(row).collect();
-    let next = more
-        .then(|| {
-            jobs.get(PAGE as usize - 1)
-                .map(|j| format!("{}:{}", j.created_at, j.id))
-        })
-        .flatten();
-    Ok((rows, next))
+    let (jobs, next) = crate::account_api::page_of_jobs(
+        state,
+        &operator.0.caller,
+        wanted,
+        Some(&filter.before),
+        PAGE,
+    )
+    .await?;
+    Ok((jobs.iter().map(row).collect(), next))
 }
 
 fn row(job: &Job) -> JobRow {

@@ -183,6 +183,13 @@ impl From<&Problem> for ErrorView {
     }
 }
 
+/// A page's status: the problem's when it shows one, else 200.
+pub fn status_of(problem: Option<&Problem>) -> StatusCode {
+    problem.map_or(StatusCode::OK, |p| {
+        StatusCode::from_u16(p.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+    })
+}
+
 /// `template` (a list page) showing only `problem`, with its status.
 pub fn problem_page(
     session: &Session,
@@ -191,7 +198,7 @@ pub fn problem_page(
     problem: &Problem,
 ) -> Response {
     page(
-        StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+        status_of(Some(problem)),
         template,
         minijinja::context! { page => page_name, user => UserView::of(session), error => ErrorView::from(problem) },
     )

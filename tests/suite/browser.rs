@@ -176,6 +176,78 @@ impl Browser {
         }
     }
 
+    /// Presses Tab until the element matching `css` has the focus, as
+    /// someone using the keyboard alone would; panics naming the controls
+    /// the focus went through when it never gets there.
+    pub fn tab_to(&self, css: &str) {
+        let mut visited = Vec::new();
+        for _ in 0..80 {
+            let here = self.script(&format!(
+                "var a = document.activeElement; \
+                 return [a.matches({css:?}), a.id || a.tagName + ' ' + (a.textContent || '').trim().slice(0, 30)];"
+            ));
+            if here[0] == json!(true) {
+                return;
+            }
+            visited.push(here[1].as_str().unwrap_or_default().to_string());
+            self.press('\u{E004}');
+        }
+        panic!("Tab never reached {css}; the focus went through {visited:?}");
+    }
+
+    /// Presses and releases one key (a WebDriver key code such as Tab,
+    /// `\u{E004}`) on the keyboard, wherever the focus is.
+    pub fn press(&self, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.runtime
+            .block_on(self.client.perform_actions(actions))
+            .unwrap_or_else(|e| panic!("cannot press {key:?}: {e}"));
+    }
+
+    /// Types `keys` into whatever has the focus (a file input takes paths).
+    pub fn keys(&self, keys: &str) {
+        self.runtime
+            .block_on(async { self.client.active_element().await?.send_keys(keys).await })
+            .unwrap_or_else(|e| panic!("cannot type {keys:?}: {e}"));
+    }
+
+    /// Presses Enter on whatever has the focus and waits for the page it
+    /// loads.
+    pub fn enter_and_wait(&self) {
+        let old_page = self
+            .runtime
+            .block_on(self.client.find(Locator::Css("html")))
+            .unwrap_or_else(|e| panic!("no page: {e}"));
+        self.press('\u{E007}');
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.runtime.block_on(old_page.tag_name()).is_ok() {
+            assert!(Instant::now() < deadline, "Enter loaded no page");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The page's visible, enabled controls a keyboard cannot reach or that
+    /// have no label a person can see (a `<label>`, or the control's own
+    /// text). A disabled control is skipped: its label says why.
+    pub fn controls_without_keyboard_or_label(&self) -> Vec<String> {
+        let found = self.script(
+            "var bad = []; \
+             document.querySelectorAll('a[href], button, input, select, textarea').forEach(function (c) { \
+               if (c.type === 'hidden' || c.disabled || c.offsetParent === null || c.classList.contains('skip')) { return; } \
+               var name = c.id || c.tagName + ' ' + (c.textContent || '').trim().slice(0, 30); \
+               if (c.tabIndex < 0) { bad.push(name + ': not reachable by Tab'); } \
+               var text = (c.tagName === 'INPUT' && (c.type === 'submit' || c.type === 'button')) ? c.value : (c.textContent || '').trim(); \
+               var labelled = text.length > 0 && c.tagName !== 'SELECT' && c.tagName !== 'TEXTAREA' && c.tagName !== 'INPUT'; \
+               if (!labelled && c.labels && c.labels.length > 0) { labelled = Array.prototype.some.call(c.labels, function (l) { return l.textContent.trim().length > 0; }); } \
+               if (!labelled) { bad.push(name + ': no visible label'); } \
+             }); return bad;",
+        );
+        serde_json::from_value(found).unwrap_or_default()
+    }
+
     /// Clicks the element matching `css` (a checkbox: nothing is loaded).
     pub fn toggle(&self, css: &str) {
         self.runtime

@@ -54,6 +54,21 @@ fn inline_specs_build_into_registered_modules_followed_over_sse() {
         ],
         "{events:?}"
     );
+    steps.enter(
+        "The events name no server path: not the data folder (nor the key in it) or the cache",
+    );
+    let cache = std::env::var("AIP_BUILDER_CACHE")
+        .or_else(|_| std::env::var("XDG_CACHE_HOME").map(|x| format!("{x}/aip-builder")))
+        .or_else(|_| std::env::var("HOME").map(|h| format!("{h}/.cache/aip-builder")))
+        .expect("a cache folder");
+    let shown = format!("{events:?}");
+    for path in [data.path().display().to_string(), cache] {
+        assert!(!shown.contains(&path), "{path} shown in {shown}");
+    }
+    assert!(
+        shown.contains("\"detail\": String(\"spec.yaml\")"),
+        "{shown}"
+    );
     let seqs: Vec<i64> = events
         .iter()
         .filter_map(|(_, d)| d["seq"].as_i64())

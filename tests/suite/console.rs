@@ -86,6 +86,8 @@ fn operators_sign_in_see_true_chips_inspect_modules_and_sign_out_in_a_real_brows
         browser.url()
     );
 
+    assert_keyboard_ready(&browser);
+
     steps.enter("a wrong key is refused on the page");
     browser.fill("#api_key", "not-a-real-key");
     browser.click("#sign-in");
@@ -107,6 +109,7 @@ fn operators_sign_in_see_true_chips_inspect_modules_and_sign_out_in_a_real_brows
         browser.url()
     );
     assert_eq!(browser.text("#who"), "acme · viewer");
+    assert_keyboard_ready(&browser);
     assert_eq!(browser.count("#modules tbody tr"), 1, "only acme's module");
     let row = "#modules tr[data-module='e2e-vendor']";
     assert_eq!(browser.text(&format!("{row} .chip")), "Installed");
@@ -471,14 +474,25 @@ fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
     );
 
     steps.enter(
-        "Build Adapter builds the multi-file spec; its page follows the job live to the module",
+        "with the keyboard alone, Build Adapter builds the multi-file spec; its page follows the job live",
     );
-    browser.goto(&service.url("/console/build"));
-    browser.fill("#name", "console-built");
-    browser.fill("#version", "1.2.0");
-    browser.fill("#spec-files", &paths);
-    browser.fill("#entry", "main.yaml");
-    browser.click("#build");
+    browser.goto(&service.url("/console/agents"));
+    assert_keyboard_ready(&browser);
+    browser.tab_to("#add-vendor-spec");
+    browser.enter_and_wait();
+    assert_keyboard_ready(&browser);
+    browser.tab_to("#name");
+    browser.keys("console-built");
+    browser.tab_to("#version");
+    browser.keys("1.2.0");
+    // A file input takes its paths as keys: WebDriver's way of choosing
+    // files, and the only one (the chooser is the system's, not the page's).
+    browser.tab_to("#spec-files");
+    browser.keys(&paths);
+    browser.tab_to("#entry");
+    browser.keys("main.yaml");
+    browser.tab_to("#build");
+    browser.enter_and_wait();
     assert!(
         browser.url().contains("/console/jobs/job-"),
         "{}",
@@ -523,8 +537,12 @@ fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
     assert_eq!(ids.first(), Some(&4), "{stream}");
     assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
 
-    steps.enter("the job links to its module, Installed");
-    browser.click("#job-module a");
+    assert_keyboard_ready(&browser);
+
+    steps.enter("the job links to its module, Installed (by keyboard)");
+    browser.tab_to("#job-module a");
+    browser.enter_and_wait();
+    assert_keyboard_ready(&browser);
     assert_eq!(browser.text("#chip"), "Installed");
     assert!(
         browser.text("#built-by").contains(&job_id),
@@ -536,15 +554,32 @@ fn operators_check_and_build_vendor_specs_and_follow_the_job_live() {
         browser.count("#components tbody tr") > 10,
         "the SBOM table lists the adapter's crates"
     );
-    browser.click("#re-verify");
+    browser.tab_to("#re-verify");
+    browser.enter_and_wait();
     assert_eq!(browser.text("#chip"), "Installed");
     assert!(browser.count("#checks td.ok") >= 3, "every check passed");
 
     steps.enter("the jobs list shows it, and filters by state");
     browser.goto(&service.url("/console/jobs?state=succeeded"));
+    assert_keyboard_ready(&browser);
     assert_eq!(browser.count("#jobs tbody tr"), 1);
     browser.goto(&service.url("/console/jobs?state=failed"));
     assert_eq!(browser.text("#no-jobs"), "No jobs match.");
+}
+
+/// Every visible control on the page is reachable by Tab and has a label a
+/// person can see, and the focused control is outlined.
+fn assert_keyboard_ready(browser: &Browser) {
+    let bad = browser.controls_without_keyboard_or_label();
+    assert!(bad.is_empty(), "on {}: {bad:?}", browser.url());
+    browser.tab_to("a[href], button");
+    let outline = browser.script("return getComputedStyle(document.activeElement).outlineStyle;");
+    assert_ne!(
+        outline,
+        json!("none"),
+        "the focus is visible on {}",
+        browser.url()
+    );
 }
 
 #[test]

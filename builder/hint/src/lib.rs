@@ -6,8 +6,10 @@
 //! front end ever shows another's terms. Every stage's error enum offers
 //! `fn hint(&self) -> Option<Hint>`.
 
-/// What a user could do about an error.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a user could do about an error. Stored as data (a job's failure
+/// keeps its hint) tagged by [`Hint::code`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
 pub enum Hint {
     /// Strict mode refused a defect that the default (lenient) mode repairs
     /// and reports as a warning.
@@ -52,6 +54,33 @@ impl Hint {
             Hint::RaiseOperationLimit { .. } => "raise-operation-limit",
             Hint::AddProtoImportRoot => "add-proto-import-root",
             Hint::ReportBug => "report-bug",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Hint;
+
+    #[test]
+    fn stored_hints_are_tagged_by_their_code_and_read_back() {
+        let hints = [
+            Hint::StrictRefusedRepair {
+                repair: "renamed".into(),
+            },
+            Hint::WidenRefRoot { root: "/a".into() },
+            Hint::ExternalRefsNeedFiles,
+            Hint::MissingReferencedFile,
+            Hint::RaiseSpecSizeLimit { limit: 7 },
+            Hint::RaiseOperationLimit { limit: 9 },
+            Hint::AddProtoImportRoot,
+            Hint::ReportBug,
+        ];
+        for hint in hints {
+            let stored = serde_json::to_value(&hint).expect("serialize");
+            assert_eq!(stored["code"], hint.code(), "{stored}");
+            let back: Hint = serde_json::from_value(stored).expect("deserialize");
+            assert_eq!(back, hint);
         }
     }
 }

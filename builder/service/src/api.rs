@@ -260,6 +260,8 @@ pub(crate) async fn enqueue(
         state: JobState::Queued,
         stage: None,
         error: None,
+        hint: None,
+        hint_data: None,
         module: None,
         request: serde_json::to_value(&prepared.accepted.request).unwrap_or_default(),
         created_at: now_ms(),

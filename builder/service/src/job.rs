@@ -77,6 +77,11 @@ pub struct Job {
     pub stage: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// What the caller could do about the failure, in the API's terms.
+    pub hint: Option<String>,
+    /// The same hint as data, for front ends that word it in their own.
+    #[serde(skip)]
+    pub hint_data: Option<aip_hint::Hint>,
     /// The registered module (`name`, `version`, `artifact_digest`, ...).
     #[schema(value_type = Option<Object>)]
     pub module: Option<serde_json::Value>,
@@ -94,6 +99,26 @@ pub struct Job {
     pub attempts: i64,
     #[serde(skip)]
     pub(crate) request_digest: String,
+}
+
+/// Why a job failed: what went wrong and, as data, what the user could do
+/// about it (each front end words the hint in its own terms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// What went wrong.
+    pub message: String,
+    /// What the user could do about it.
+    pub hint: Option<aip_hint::Hint>,
+}
+
+impl JobFailure {
+    /// A failure with no hint.
+    pub fn new(message: impl Into<String>) -> JobFailure {
+        JobFailure {
+            message: message.into(),
+            hint: None,
+        }
+    }
 }
 
 /// One event of a job's history.

@@ -45,6 +45,7 @@ mod rate_limit;
 mod request;
 mod routes;
 mod runner;
+mod scrub;
 mod sse;
 mod state;
 mod stop;

@@ -9,9 +9,11 @@ use aip_pipeline::{BuildRequest, Observer, Stage};
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use crate::ServiceConfig;
+use crate::job::JobFailure;
 use crate::metrics::Metrics;
 use crate::modules::Registry;
 use crate::request::{AdapterRequest, TargetName};
+use crate::scrub::Scrubber;
 use crate::stop::{Running, StopReason};
 use crate::store::{JobEvent, JobState, Store};
 
@@ -141,19 +143,23 @@ async fn run_job(ctx: &JobContext, id: &str) {
     .await;
     let request: Result<AdapterRequest, _> = serde_json::from_value(job.request.clone());
     let outcome = match request {
-        Err(e) => Err((format!("the stored request does not parse: {e}"), None)),
+        Err(e) => Err((
+            JobFailure::new(format!("the stored request does not parse: {e}")),
+            None,
+        )),
         Ok(request) => {
             let handle = tokio::runtime::Handle::current();
             let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
             let metrics = ctx.metrics.clone();
             let job_dir = ctx.config.job_dir(id);
             let destination = ctx.registry.destination(&job.tenant);
+            let scrubber = scrubber(&ctx.config, &request, &job_dir, &job.tenant);
             let build = build_request(&ctx.config, &request, &job_dir, destination, &job.tenant);
             let push = request.push.clone();
             let cancel = guard.stop.flag();
             let stop = guard.stop.clone();
             let built = tokio::task::spawn_blocking(move || {
-                let mut build = build?;
+                let mut build = build.map_err(JobFailure::new)?;
                 build.cancel = Some(cancel);
                 let mut observer = JobObserver {
                     handle,
@@ -164,6 +170,7 @@ async fn run_job(ctx: &JobContext, id: &str) {
                     stop,
                     metrics,
                     current: None,
+                    scrubber: scrubber.clone(),
                 };
                 let built = aip_pipeline::build_module(build, &mut observer);
                 observer.finish_stage();
@@ -180,13 +187,13 @@ async fn run_job(ctx: &JobContext, id: &str) {
                             "warnings": built.warnings,
                         })
                     })
-                    .map_err(|e| match e.hint() {
-                        Some(hint) => format!("{e}\nhint: {}", crate::hints::render(&hint)),
-                        None => e.to_string(),
+                    .map_err(|e| JobFailure {
+                        message: scrubber.scrub(&e.to_string()),
+                        hint: e.hint(),
                     })
             })
             .await
-            .unwrap_or_else(|e| Err(format!("the build task failed: {e}")));
+            .unwrap_or_else(|e| Err(JobFailure::new(format!("the build task failed: {e}"))));
             let pushed = match (built, push) {
                 (Ok(module), Some(dest)) if guard.stop.reason().is_none() => {
                     push_module(ctx, id, attempt, &job.tenant, module, &dest).await
@@ -213,21 +220,21 @@ async fn run_job(ctx: &JobContext, id: &str) {
         // registered (`outcome` is the cancellation).
         (outcome, Some(StopReason::Cancelled)) => (
             JobState::Cancelled,
-            Some("cancelled while running".to_string()),
+            Some(JobFailure::new("cancelled while running")),
             outcome.ok(),
         ),
         (outcome, Some(StopReason::TimedOut(limit))) => (
             JobState::Failed,
-            Some(format!(
+            Some(JobFailure::new(format!(
                 "the build exceeded its time limit of {} s and was stopped (serve --build-timeout)",
                 limit.as_secs()
-            )),
+            ))),
             outcome.ok(),
         ),
     };
     // Recorded only if this attempt still holds the job.
     match store
-        .finish(id, attempt, state, error.as_deref(), module.as_ref())
+        .finish(id, attempt, state, error.as_ref(), module.as_ref())
         .await
     {
         Ok(true) => {
@@ -236,7 +243,12 @@ async fn run_job(ctx: &JobContext, id: &str) {
                 live,
                 id,
                 "state",
-                serde_json::json!({"state": state, "error": error, "module": module}),
+                serde_json::json!({
+                    "state": state,
+                    "error": error.as_ref().map(|f| &f.message),
+                    "hint": error.as_ref().and_then(|f| f.hint.as_ref()).map(crate::hints::render),
+                    "module": module,
+                }),
             )
             .await;
         }
@@ -255,7 +267,7 @@ async fn announce(
     attempt: i64,
     tenant: &str,
     mut module: serde_json::Value,
-) -> Result<serde_json::Value, (String, Option<serde_json::Value>)> {
+) -> Result<serde_json::Value, (JobFailure, Option<serde_json::Value>)> {
     let name = module["name"].as_str().unwrap_or_default().to_string();
     let version = module["version"].as_str().unwrap_or_default().to_string();
     let folder = ctx.registry.destination(tenant).folder(&name, &version);
@@ -290,7 +302,9 @@ async fn announce(
             Ok(module)
         }
         Err(e) => Err((
-            format!("registered {name} {version}, but announcing it failed: {e}"),
+            JobFailure::new(format!(
+                "registered {name} {version}, but announcing it failed: {e}"
+            )),
             Some(module),
         )),
     }
@@ -305,7 +319,7 @@ async fn push_module(
     tenant: &str,
     mut module: serde_json::Value,
     dest: &str,
-) -> Result<serde_json::Value, (String, Option<serde_json::Value>)> {
+) -> Result<serde_json::Value, (JobFailure, Option<serde_json::Value>)> {
     let (store, live) = (&ctx.store, &ctx.live);
     let name = module["name"].as_str().unwrap_or_default().to_string();
     let version = module["version"].as_str().unwrap_or_default().to_string();
@@ -369,7 +383,9 @@ async fn push_module(
             Ok(module)
         }
         Err(e) => Err((
-            format!("registered {name} {version}, but the push to {dest} failed: {e}"),
+            JobFailure::new(format!(
+                "registered {name} {version}, but the push to {dest} failed: {e}"
+            )),
             Some(module),
         )),
     }
@@ -433,6 +449,28 @@ fn build_request(
     })
 }
 
+/// What the job's events and errors show instead of server paths.
+fn scrubber(
+    config: &ServiceConfig,
+    request: &AdapterRequest,
+    job_dir: &std::path::Path,
+    tenant: &str,
+) -> Scrubber {
+    let key_ref = request
+        .signing
+        .as_ref()
+        .map_or(crate::DEFAULT_KEY_REF, |s| s.cosign_key_ref.as_str());
+    let key = config
+        .signing_key_for(key_ref, tenant)
+        .map(|k| (k.name.as_str(), k.path.as_path()));
+    Scrubber::for_job(
+        job_dir,
+        key,
+        &config.data,
+        &aip_compile::CacheDirs::from_env().root,
+    )
+}
+
 /// Pipeline progress, recorded as job events from the build thread.
 struct JobObserver {
     handle: tokio::runtime::Handle,
@@ -446,6 +484,8 @@ struct JobObserver {
     metrics: Metrics,
     /// The stage running and when it started.
     current: Option<(Stage, std::time::Instant)>,
+    /// Hides server paths from the job's events.
+    scrubber: Scrubber,
 }
 
 impl JobObserver {
@@ -484,13 +524,15 @@ impl Observer for JobObserver {
         }
         self.record(
             "stage",
-            serde_json::json!({"stage": stage.name(), "detail": detail}),
+            serde_json::json!({"stage": stage.name(), "detail": self.scrubber.scrub(detail)}),
         );
     }
     fn note(&mut self, note: &str) {
-        self.record("log", serde_json::json!({"line": note}));
+        let line = self.scrubber.scrub(note);
+        self.record("log", serde_json::json!({"line": line}));
     }
     fn tool_output(&mut self, line: &str) {
+        let line = self.scrubber.scrub(line);
         self.record("log", serde_json::json!({"line": line}));
     }
     fn warn(&mut self, warning: &aip_ir::SpecWarning) {
@@ -498,10 +540,10 @@ impl Observer for JobObserver {
             "warning",
             serde_json::json!({
                 "kind": warning.kind.as_str(),
-                "file": warning.file,
+                "file": self.scrubber.scrub(&warning.file),
                 "pointer": warning.pointer,
-                "message": warning.message,
-                "line": warning.to_string(),
+                "message": self.scrubber.scrub(&warning.message),
+                "line": self.scrubber.scrub(&warning.to_string()),
             }),
         );
     }

@@ -10,6 +10,7 @@ use sqlx::Row;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 
 use crate::ServiceError;
+use crate::job::JobFailure;
 pub use crate::job::{Inserted, Job, JobEvent, JobState};
 
 /// SQLite migrations, embedded (`migrations/sqlite/`).
@@ -309,15 +310,23 @@ impl Store {
         id: &str,
         attempt: i64,
         state: JobState,
-        error: Option<&str>,
+        failure: Option<&JobFailure>,
         module: Option<&serde_json::Value>,
     ) -> Result<bool, ServiceError> {
+        let hint = failure
+            .and_then(|f| f.hint.as_ref())
+            .map(|hint| {
+                serde_json::to_string(hint)
+                    .map_err(|e| ServiceError::Store(format!("cannot store a hint: {e}")))
+            })
+            .transpose()?;
         let done = sqlx::query(
-            "UPDATE jobs SET state = $1, error = $2, module = $3, finished_at = $4 \
-             WHERE id = $5 AND state = 'running' AND attempts = $6",
+            "UPDATE jobs SET state = $1, error = $2, error_hint = $3, module = $4, finished_at = $5 \
+             WHERE id = $6 AND state = 'running' AND attempts = $7",
         )
         .bind(state.as_str())
-        .bind(error)
+        .bind(failure.map(|f| f.message.as_str()))
+        .bind(hint)
         .bind(module.map(ToString::to_string))
         .bind(now_ms())
         .bind(id)
@@ -452,12 +461,16 @@ fn job_from_row(r: &AnyRow) -> Result<Job, ServiceError> {
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     };
     let state: String = r.try_get("state").map_err(store_err)?;
+    let hint_data: Option<aip_hint::Hint> =
+        json("error_hint")?.and_then(|h| serde_json::from_value(h).ok());
     Ok(Job {
         id: r.try_get("id").map_err(store_err)?,
         tenant: r.try_get("tenant").map_err(store_err)?,
         state: JobState::parse(&state),
         stage: r.try_get("stage").map_err(store_err)?,
         error: r.try_get("error").map_err(store_err)?,
+        hint: hint_data.as_ref().map(crate::hints::render),
+        hint_data,
         module: json("module")?,
         request: json("request")?.unwrap_or(serde_json::Value::Null),
         created_at: r.try_get("created_at").map_err(store_err)?,
@@ -479,6 +492,8 @@ mod tests {
             state: JobState::Queued,
             stage: None,
             error: None,
+            hint: None,
+            hint_data: None,
             module: None,
             request: serde_json::json!({"name": "m"}),
             created_at: now_ms(),
@@ -506,6 +521,10 @@ mod tests {
         }
         let attempt = store.start("j1").await.expect("start").expect("taken");
         assert_eq!(attempt, 1);
+        let boom = JobFailure {
+            message: "boom".into(),
+            hint: Some(aip_hint::Hint::RaiseOperationLimit { limit: 3 }),
+        };
         assert!(
             store
                 .set_stage("j1", attempt, "compile")
@@ -521,7 +540,7 @@ mod tests {
         );
         assert!(
             store
-                .finish("j1", attempt, JobState::Failed, Some("boom"), None)
+                .finish("j1", attempt, JobState::Failed, Some(&boom), None)
                 .await
                 .expect("fail")
         );
@@ -555,6 +574,15 @@ mod tests {
             (JobState::Failed, Some("boom"), 1, Some("compile"))
         );
         assert!(j1.started_at.is_some() && j1.finished_at.is_some());
+        // The hint is kept as data, and worded in the API's terms.
+        assert_eq!(j1.hint_data, boom.hint);
+        assert!(
+            j1.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("max_operations")),
+            "{:?}",
+            j1.hint
+        );
         for i in 0..3 {
             let e = store
                 .append_event("j1", "log", serde_json::json!({"line": i}))

@@ -173,7 +173,7 @@ pub async fn job_page(
                 id => job.id.clone(), state => job.state.as_str(), terminal => job.state.is_terminal(),
                 name => job.request["name"].as_str().unwrap_or_default(),
                 version => job.request["version"].as_str().unwrap_or_default(),
-                error => job.error.clone(), module => module, created => utc(job.created_at),
+                error => job.error.clone(), hint => job.hint_data.as_ref().map(crate::console::hints::render), module => module, created => utc(job.created_at),
                 attempts => job.attempts,
             },
             stages => stages(&events, job.finished_at),

@@ -1189,10 +1189,10 @@ fn registry_modules_show_not_installed_and_needs_update_and_install_from_the_con
     let made = crate::support::aip(stranger_keys.path(), &["keygen", "--out", "."]);
     assert!(made.status.success(), "{}", crate::support::text(&made));
     build_and_push(
-        "stranger",
+        "a-stranger",
         "1.0.0",
         &stranger_keys.path().join("cosign.key"),
-        &format!("{host}/team/stranger"),
+        &format!("{host}/team/a-stranger"),
     );
     browser.resize(1280, 800);
     browser.goto(&service.url("/console/agents"));
@@ -1203,8 +1203,15 @@ fn registry_modules_show_not_installed_and_needs_update_and_install_from_the_con
         browser.text("main")
     );
     browser.screenshot("agents");
-    let stranger = "#modules tr[data-module='stranger']";
+    let stranger = "#modules tr[data-module='a-stranger']";
     assert_eq!(browser.text(&format!("{stranger} .chip")), "Not Installed");
+    assert_eq!(
+        browser.script(
+            "return Array.from(document.querySelectorAll('#modules tbody tr')).map(r => r.dataset.module);"
+        ),
+        json!(["a-stranger", "e2e-vendor"]),
+        "installed and available modules in one order by name"
+    );
     assert!(
         browser
             .text(stranger)
@@ -1216,7 +1223,7 @@ fn registry_modules_show_not_installed_and_needs_update_and_install_from_the_con
     let problem = browser.text("#problem");
     assert!(problem.to_lowercase().contains("sign"), "{problem}");
     assert!(
-        !data.path().join("modules/acme/stranger").exists(),
+        !data.path().join("modules/acme/a-stranger").exists(),
         "nothing installed"
     );
 
@@ -1245,6 +1252,6 @@ fn registry_modules_show_not_installed_and_needs_update_and_install_from_the_con
         .collect();
     assert_eq!(
         statuses,
-        [("e2e-vendor", "Installed"), ("stranger", "Not Installed")]
+        [("a-stranger", "Not Installed"), ("e2e-vendor", "Installed")]
     );
 }

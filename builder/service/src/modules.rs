@@ -152,8 +152,7 @@ impl Registry {
         let mut out = Vec::new();
         for tenant in self.tenants(tenant) {
             for name in sorted_dirs(&self.root.join(&tenant)) {
-                let cursor = format!("{tenant}/{name}");
-                if after.is_some_and(|a| cursor.as_str() <= a) {
+                if after.is_some_and(|a| !is_after(&tenant, &name, a)) {
                     continue;
                 }
                 if out.len() == limit {
@@ -383,4 +382,24 @@ fn sorted_dirs(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Whether module `tenant/name` comes after the paging cursor `after`
+/// (`tenant/name`) in listing order: by tenant, then name. Compared as a
+/// pair, not as text: `acme-x/a` comes after `acme/z` though `-` sorts
+/// before `/`.
+pub fn is_after(tenant: &str, name: &str, after: &str) -> bool {
+    let (after_tenant, after_name) = after.split_once('/').unwrap_or((after, ""));
+    (tenant, name) > (after_tenant, after_name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_paging_cursor_compares_tenant_then_name() {
+        assert!(super::is_after("acme-x", "a", "acme/zeta"));
+        assert!(super::is_after("acme", "zeta", "acme/beta"));
+        assert!(!super::is_after("acme", "beta", "acme/beta"));
+        assert!(!super::is_after("aaa", "zeta", "acme/beta"));
+    }
 }

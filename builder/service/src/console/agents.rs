@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::update_for;
 use crate::console::Operator;
 use crate::console::view::{ErrorView, UserView, page};
-use crate::modules::{ModuleInfo, Status};
+use crate::modules::{ModuleInfo, Status, is_after};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -82,8 +82,9 @@ pub async fn agents_page(
 
 /// The rows matching `filter` after its cursor, and the next cursor: the
 /// modules registered here (Needs Update when a registry holds a newer
-/// version signed with a trusted key), then, on the last page, what the
-/// registries hold that is not installed here.
+/// version signed with a trusted key) and what the registries hold that is
+/// not installed here (Not Installed, in the tenant installs go into), in
+/// one order by tenant and name, paged alike.
 fn rows(
     state: &AppState,
     operator: &Operator,
@@ -108,41 +109,81 @@ fn rows(
             CHIPS.join(", ")
         )));
     }
-    let mut rows = Vec::new();
-    let mut cursor = (!filter.after.is_empty()).then(|| filter.after.clone());
+    let after = (!filter.after.is_empty()).then_some(filter.after.as_str());
+    // Installs go into the caller's tenant: what it does not have yet.
+    let installs_into = tenant.clone().unwrap_or_else(|| caller.tenant.clone());
+    let mut available: Vec<Row> = catalog
+        .iter()
+        .filter(|e| after.is_none_or(|a| is_after(&installs_into, &e.name, a)))
+        .filter(|e| !state.registry.has_module(&installs_into, &e.name))
+        .map(|e| not_installed(e, &installs_into))
+        .filter(|r| matches(r, filter))
+        .collect();
+    available.sort_by(|a, b| key(a).cmp(&key(b)));
+    let mut available = available.into_iter().peekable();
+    let mut page = Page::default();
+    let mut cursor = after.map(str::to_string);
     loop {
         let (modules, more) = state
             .registry
             .list(tenant.as_deref(), cursor.as_deref(), PAGE);
-        let mut taken = 0;
-        for module in &modules {
-            taken += 1;
+        for (i, module) in modules.iter().enumerate() {
             cursor = Some(format!("{}/{}", module.tenant, module.name));
             let row = row(module, catalog);
-            if matches(&row, filter) {
-                rows.push(row);
-                if rows.len() == PAGE {
-                    let rest = taken < modules.len() || more.is_some();
-                    return Ok((rows, cursor.filter(|_| rest)));
+            if !matches(&row, filter) {
+                continue;
+            }
+            while let Some(earlier) = available.next_if(|a| key(a) < key(&row)) {
+                if page.push(earlier) {
+                    return Ok(page.end(true));
                 }
+            }
+            if page.push(row) {
+                let rest = i + 1 < modules.len() || more.is_some() || available.peek().is_some();
+                return Ok(page.end(rest));
             }
         }
         if more.is_none() {
             break;
         }
     }
-    // Installs go into the caller's tenant: what it does not have yet.
-    let installs_into = tenant.unwrap_or_else(|| caller.tenant.clone());
-    for entry in catalog {
-        if state.registry.has_module(&installs_into, &entry.name) {
-            continue;
-        }
-        let row = not_installed(entry, &installs_into);
-        if matches(&row, filter) {
-            rows.push(row);
+    while let Some(rest) = available.next() {
+        if page.push(rest) {
+            return Ok(page.end(available.peek().is_some()));
         }
     }
-    Ok((rows, None))
+    Ok(page.end(false))
+}
+
+/// Where a row sorts: by tenant, then name.
+fn key(row: &Row) -> (&str, &str) {
+    (&row.tenant, &row.name)
+}
+
+/// One page of rows being filled.
+#[derive(Default)]
+struct Page {
+    rows: Vec<Row>,
+}
+
+impl Page {
+    /// Adds `row`; `true` when the page is full.
+    fn push(&mut self, row: Row) -> bool {
+        self.rows.push(row);
+        self.rows.len() == PAGE
+    }
+
+    /// The rows and, when `more` may follow, the cursor after the last
+    /// (rows that follow but match no filter can still make the next page
+    /// empty: knowing would mean filtering ahead).
+    fn end(self, more: bool) -> (Vec<Row>, Option<String>) {
+        let next = self
+            .rows
+            .last()
+            .filter(|_| more)
+            .map(|r| format!("{}/{}", r.tenant, r.name));
+        (self.rows, next)
+    }
 }
 
 fn matches(row: &Row, filter: &Filter) -> bool {

@@ -320,14 +320,18 @@ impl Store {
                     .map_err(|e| ServiceError::Store(format!("cannot store a hint: {e}")))
             })
             .transpose()?;
+        let named = |field: &str| module.and_then(|m| m[field].as_str()).map(str::to_string);
         let done = sqlx::query(
-            "UPDATE jobs SET state = $1, error = $2, error_hint = $3, module = $4, finished_at = $5 \
-             WHERE id = $6 AND state = 'running' AND attempts = $7",
+            "UPDATE jobs SET state = $1, error = $2, error_hint = $3, module = $4, \
+             module_name = $5, module_version = $6, finished_at = $7 \
+             WHERE id = $8 AND state = 'running' AND attempts = $9",
         )
         .bind(state.as_str())
         .bind(failure.map(|f| f.message.as_str()))
         .bind(hint)
         .bind(module.map(ToString::to_string))
+        .bind(named("name"))
+        .bind(named("version"))
         .bind(now_ms())
         .bind(id)
         .bind(attempt)
@@ -335,6 +339,29 @@ impl Store {
         .await
         .map_err(store_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The newest job of `tenant` that built module `name` `version` and
+    /// succeeded.
+    pub async fn built_by(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        let row = sqlx::query(
+            "SELECT id FROM jobs WHERE tenant = $1 AND module_name = $2 AND module_version = $3 \
+             AND state = 'succeeded' ORDER BY finished_at DESC LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_err)?;
+        row.map(|r| r.try_get::<String, _>("id"))
+            .transpose()
+            .map_err(store_err)
     }
 
     /// Records the stage attempt `attempt` of job `id` entered; `false`
@@ -596,6 +623,33 @@ mod tests {
             store.count_by_state().await.expect("count"),
             [(JobState::Failed, 1)]
         );
+    }
+
+    #[tokio::test]
+    async fn a_module_names_the_job_that_built_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&Database::Sqlite(dir.path().to_path_buf()))
+            .await
+            .expect("open");
+        for (id, version) in [("j1", "1.0.0"), ("j2", "2.0.0")] {
+            store.insert(&job(id), None).await.expect("insert");
+            let attempt = store.start(id).await.expect("start").expect("taken");
+            let module = serde_json::json!({"name": "m", "version": version});
+            assert!(
+                store
+                    .finish(id, attempt, JobState::Succeeded, None, Some(&module))
+                    .await
+                    .expect("finish")
+            );
+        }
+        let built_by = |tenant: &'static str, version: &'static str| {
+            let store = store.clone();
+            async move { store.built_by(tenant, "m", version).await.expect("query") }
+        };
+        assert_eq!(built_by("acme", "2.0.0").await.as_deref(), Some("j2"));
+        assert_eq!(built_by("acme", "1.0.0").await.as_deref(), Some("j1"));
+        assert_eq!(built_by("acme", "3.0.0").await, None);
+        assert_eq!(built_by("globex", "1.0.0").await, None, "another tenant's");
     }
 
     #[test]

@@ -54,8 +54,7 @@ pub async fn page_of_version(
     render(&state, &operator, &name, &version, &query, None, built_by)
 }
 
-/// The job that built this version here, if one did (among the tenant's
-/// last 500 successful builds).
+/// The job that built this version here, if one did.
 async fn built_by(
     state: &AppState,
     operator: &Operator,
@@ -64,23 +63,12 @@ async fn built_by(
     query: &TenantQuery,
 ) -> Option<String> {
     let (tenant, _) = module(state, operator, name, query).ok()?;
-    let jobs = state
+    state
         .store
-        .list(
-            Some(&tenant),
-            Some(crate::store::JobState::Succeeded),
-            None,
-            500,
-        )
+        .built_by(&tenant, name, version)
         .await
-        .ok()?;
-    jobs.into_iter()
-        .find(|job| {
-            job.module.as_ref().is_some_and(|m| {
-                m["name"].as_str() == Some(name) && m["version"].as_str() == Some(version)
-            })
-        })
-        .map(|job| job.id)
+        .ok()
+        .flatten()
 }
 
 /// `POST /console/modules/{name}/versions/{version}/verify`: verifies

@@ -1,5 +1,6 @@
 //! Exit codes: 0 success, 1 user error (bad spec, bad arguments, failed
-//! verification), 2 internal or build failure.
+//! verification), 2 internal or build failure, 3 a gate the user set
+//! failed (`diff --fail-on`).
 
 /// Which side a failure is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -8,6 +9,9 @@ pub enum ErrorKind {
     User,
     /// aip-builder or its environment failed: exit code 2.
     Internal,
+    /// The command worked and found what the user asked it to fail on
+    /// (`diff --fail-on`): exit code 3.
+    Gate,
 }
 
 impl ErrorKind {
@@ -16,6 +20,7 @@ impl ErrorKind {
         match self {
             ErrorKind::User => 1,
             ErrorKind::Internal => 2,
+            ErrorKind::Gate => 3,
         }
     }
 }
@@ -33,6 +38,14 @@ pub struct CliError {
 pub fn user(error: impl Into<anyhow::Error>) -> CliError {
     CliError {
         kind: ErrorKind::User,
+        error: error.into(),
+    }
+}
+
+/// A gate the user set failed (exit 3).
+pub fn gate(error: impl Into<anyhow::Error>) -> CliError {
+    CliError {
+        kind: ErrorKind::Gate,
         error: error.into(),
     }
 }

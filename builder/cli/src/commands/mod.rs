@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod describe;
+pub mod diff;
 pub mod discover;
 pub mod generate;
 pub mod info;
@@ -46,6 +47,9 @@ pub enum Command {
     Discover(discover::Opts),
     /// List a module's or a spec's operations.
     Describe(describe::Opts),
+    /// What changed for an adapter's callers between two versions of its
+    /// spec, each change with its rule and severity, and the semver bump.
+    Diff(diff::Opts),
     /// Call one operation of a module in the embedded wasmtime host.
     Invoke(invoke::Opts),
     /// Write a cosign-compatible key pair (cosign.key, cosign.pub).
@@ -67,6 +71,7 @@ impl Command {
             Command::Serve(opts) => opts.run(),
             Command::Discover(opts) => opts.run(),
             Command::Describe(opts) => opts.run(),
+            Command::Diff(opts) => opts.run(),
             Command::Invoke(opts) => opts.run(),
             Command::Keygen(opts) => opts.run(),
         }

@@ -1,0 +1,124 @@
+//! `aip-builder diff OLD NEW`
+
+use std::path::Path;
+
+use aip_diff::FailOn;
+use aip_ingest::Limits;
+use clap::{Args, ValueEnum};
+
+use crate::exit::{CliError, gate, internal, user};
+use crate::progress::{Format, Progress};
+use crate::spec_args::SpecArgs;
+
+/// Compare two versions of a vendor spec as the adapter's callers see
+/// them: operations, input and output JSON, credentials, vendor hosts,
+/// intents and (gRPC) the protobuf wire and JSON rules. Exits 3 when a
+/// change meets --fail-on.
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// The old spec: a file, a folder of .proto files, a descriptor set,
+    /// an http(s) URL or a grpc:// server.
+    old: String,
+    /// The new spec, in any of the same forms.
+    new: String,
+    /// Output: `text` (a line per change), `json` (`{bump, breaking,
+    /// changes}`) or `markdown` (for a pull-request comment).
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    format: DiffFormat,
+    /// Exit 3 when any breaking change (`breaking`), any change at all
+    /// (`any`) or never (`none`) is found.
+    #[arg(long, value_enum, default_value_t = FailOnArg::Breaking)]
+    fail_on: FailOnArg,
+    /// Refuse every spec defect aip-builder would otherwise repair.
+    #[arg(long)]
+    strict: bool,
+    /// Import root for .proto input, like protoc's -I (repeatable; used
+    /// for both versions).
+    #[arg(long = "proto-path", value_name = "DIR")]
+    proto_paths: Vec<std::path::PathBuf>,
+    /// Largest spec document accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_spec_bytes)]
+    max_spec_bytes: u64,
+    /// Most operations one spec may define.
+    #[arg(long, default_value_t = Limits::default().max_operations)]
+    max_operations: usize,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// `--fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOnArg {
+    Breaking,
+    Any,
+    None,
+}
+
+impl Opts {
+    /// Runs the command.
+    pub fn run(self) -> Result<(), CliError> {
+        let mut progress = Progress::new(match self.format {
+            DiffFormat::Text => Format::Text,
+            _ => Format::Json,
+        });
+        let old = self.ingest(&self.old, &mut progress)?;
+        let new = self.ingest(&self.new, &mut progress)?;
+        let report = aip_diff::diff(&old, &new);
+        match self.format {
+            DiffFormat::Text => print!("{}", aip_diff::text(&report)),
+            DiffFormat::Markdown => print!(
+                "{}",
+                aip_diff::markdown(&report, &format!("{}: what changed for callers", new.name))
+            ),
+            DiffFormat::Json => crate::outln!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(internal)?
+            ),
+        }
+        let fail_on = match self.fail_on {
+            FailOnArg::Breaking => FailOn::Breaking,
+            FailOnArg::Any => FailOn::Any,
+            FailOnArg::None => FailOn::None,
+        };
+        if report.fails(fail_on) {
+            return Err(gate(anyhow::anyhow!(
+                "{} breaking of {} change(s); the next version is a {} bump (--fail-on {})",
+                report.breaking,
+                report.changes.len(),
+                report.bump.as_str(),
+                match self.fail_on {
+                    FailOnArg::Breaking => "breaking",
+                    FailOnArg::Any => "any",
+                    FailOnArg::None => "none",
+                }
+            )));
+        }
+        Ok(())
+    }
+
+    fn ingest(&self, spec: &str, progress: &mut Progress) -> Result<aip_ir::Api, CliError> {
+        if Path::new(spec).join("manifest.yaml").is_file() {
+            return Err(user(anyhow::anyhow!(
+                "not supported yet: diff of a module folder ({spec}): a module does not keep the spec it was built from; diff that spec"
+            )));
+        }
+        let args = SpecArgs {
+            spec: spec.to_string(),
+            name: None,
+            max_spec_bytes: self.max_spec_bytes,
+            strict: self.strict,
+            ref_root: None,
+            allow_dangling_refs: false,
+            max_operations: self.max_operations,
+            fetch_timeout: Limits::default().fetch_timeout.as_secs(),
+            proto_paths: self.proto_paths.clone(),
+        };
+        Ok(args.ingest(progress)?.api)
+    }
+}

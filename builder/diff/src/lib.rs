@@ -67,6 +67,14 @@ pub struct Change {
     pub new: Option<Place>,
     /// What changed, for a person.
     pub message: String,
+    /// Other operations with the same change (one inside a named schema
+    /// they share), reported once under [`Change::operation`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_in: Vec<String>,
+    /// What makes two changes the same change (schema, path inside it,
+    /// what changed); `None` for a change of one operation only.
+    #[serde(skip)]
+    pub(crate) shared: Option<String>,
 }
 
 fn rule_id<S: serde::Serializer>(rule: &Rule, serializer: S) -> Result<S::Ok, S::Error> {
@@ -86,7 +94,8 @@ pub struct Report {
 }
 
 impl Report {
-    fn of(mut changes: Vec<Change>) -> Report {
+    fn of(changes: Vec<Change>) -> Report {
+        let mut changes = fold_shared(changes);
         changes.sort_by(|a, b| {
             (a.severity, &a.operation, a.rule, &a.message).cmp(&(
                 b.severity,
@@ -118,6 +127,35 @@ impl Report {
             FailOn::None => false,
         }
     }
+}
+
+/// Folds changes that are one change inside a shared schema into the
+/// first operation's, naming the others in `also_in`.
+fn fold_shared(changes: Vec<Change>) -> Vec<Change> {
+    let mut first: std::collections::HashMap<(Rule, String), usize> =
+        std::collections::HashMap::new();
+    let mut out: Vec<Change> = Vec::with_capacity(changes.len());
+    for change in changes {
+        let Some(key) = change.shared.clone() else {
+            out.push(change);
+            continue;
+        };
+        match first.get(&(change.rule, key.clone())) {
+            Some(&i) => {
+                if let Some(op) = change.operation
+                    && out[i].operation.as_ref() != Some(&op)
+                    && !out[i].also_in.contains(&op)
+                {
+                    out[i].also_in.push(op);
+                }
+            }
+            None => {
+                first.insert((change.rule, key), out.len());
+                out.push(change);
+            }
+        }
+    }
+    out
 }
 
 /// Which changes make `diff` exit 3.
@@ -194,6 +232,20 @@ impl Changes {
         new: Option<Place>,
         message: String,
     ) {
+        self.add_shared(rule, operation, old, new, message, None);
+    }
+
+    /// Records a change that may be the same as another operation's
+    /// (`shared`: what makes it the same).
+    pub(crate) fn add_shared(
+        &mut self,
+        rule: Rule,
+        operation: Option<&str>,
+        old: Option<Place>,
+        new: Option<Place>,
+        message: String,
+        shared: Option<String>,
+    ) {
         self.list.push(Change {
             rule,
             severity: rule.severity(),
@@ -201,6 +253,8 @@ impl Changes {
             old,
             new,
             message,
+            also_in: Vec::new(),
+            shared,
         });
     }
 }

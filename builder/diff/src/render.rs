@@ -13,7 +13,7 @@ pub fn text(report: &Report) -> String {
     for change in &report.changes {
         let _ = writeln!(
             out,
-            "{:<12} {:<32} {}{}",
+            "{:<12} {:<32} {}{}{}",
             change.severity.as_str(),
             change.rule.id(),
             change
@@ -21,7 +21,8 @@ pub fn text(report: &Report) -> String {
                 .as_deref()
                 .map(|op| format!("{op}: "))
                 .unwrap_or_default(),
-            change.message
+            change.message,
+            also(change)
         );
         let _ = match (&change.old, &change.new) {
             (Some(old), Some(new)) if old.pointer == new.pointer => {
@@ -35,6 +36,21 @@ pub fn text(report: &Report) -> String {
     }
     let _ = writeln!(out, "{}", summary(report));
     out
+}
+
+/// ` (also in 3 other operations: a, b, c)`, naming at most five.
+fn also(change: &Change) -> String {
+    match change.also_in.len() {
+        0 => String::new(),
+        n => {
+            let named: Vec<&str> = change.also_in.iter().take(5).map(String::as_str).collect();
+            let more = if n > 5 { ", ..." } else { "" };
+            format!(
+                " (also in {n} other operation(s): {}{more})",
+                named.join(", ")
+            )
+        }
+    }
 }
 
 /// A place without its file (both versions have the same pointer).
@@ -62,6 +78,18 @@ fn summary(report: &Report) -> String {
 /// operation (operations with a breaking change first), each a table.
 pub fn markdown(report: &Report, title: &str) -> String {
     let mut out = format!("### {}\n\n**{}**\n", escape(title), summary(report));
+    if let Some(change) = report.changes.first() {
+        let file = |p: &Option<crate::Place>| p.as_ref().map(|p| code(&p.file));
+        if let (Some(old), Some(new)) = (
+            file(&change.old).or_else(|| file(&change.new)),
+            file(&change.new).or_else(|| file(&change.old)),
+        ) {
+            let _ = writeln!(
+                out,
+                "\nFrom {old} to {new}; places are JSON pointers (OpenAPI) or full names (protobuf)."
+            );
+        }
+    }
     if report.changes.is_empty() {
         out.push_str("\nThe adapter's contract is unchanged.\n");
         return out;
@@ -81,7 +109,7 @@ pub fn markdown(report: &Report, title: &str) -> String {
         let heading = if op.is_empty() {
             "The adapter".to_string()
         } else {
-            format!("`{}`", escape(&op))
+            format!("Operation {}", escape(&op))
         };
         let _ = write!(
             out,
@@ -89,9 +117,16 @@ pub fn markdown(report: &Report, title: &str) -> String {
         );
         for change in changes {
             let at = match (&change.old, &change.new) {
-                (Some(old), Some(new)) => format!("{old} → {new}"),
-                (Some(old), None) => format!("{old}"),
-                (None, Some(new)) => format!("{new}"),
+                (Some(old), Some(new)) if old.pointer == new.pointer => code(&pointer_only(new)),
+                (Some(old), Some(new)) => {
+                    format!(
+                        "{} → {}",
+                        code(&pointer_only(old)),
+                        code(&pointer_only(new))
+                    )
+                }
+                (Some(old), None) => format!("was {}", code(&pointer_only(old))),
+                (None, Some(new)) => code(&pointer_only(new)),
                 (None, None) => String::new(),
             };
             let _ = writeln!(
@@ -99,12 +134,22 @@ pub fn markdown(report: &Report, title: &str) -> String {
                 "| {} | `{}` | {} | {} |",
                 change.severity.as_str(),
                 change.rule.id(),
-                escape(&change.message),
-                escape(&at)
+                escape(&format!("{}{}", change.message, also(change))),
+                at
             );
         }
     }
     out
+}
+
+/// Text as a Markdown code span inside a table cell.
+fn code(text: &str) -> String {
+    format!(
+        "`{}`",
+        text.replace('`', "'")
+            .replace('|', "\\|")
+            .replace(['\n', '\r'], " ")
+    )
 }
 
 /// Spec text as inert Markdown: no HTML, no table breaks, no mentions.
@@ -127,4 +172,44 @@ fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Bump, Change, Place, Rule};
+
+    #[test]
+    fn spec_text_stays_inert_in_markdown() {
+        let hostile = "<img src=x onerror=alert(1)> | @org/team `code` [link](javascript:x)";
+        let place = Place {
+            file: "a|b.yaml".into(),
+            pointer: "/paths/~1x`y".into(),
+        };
+        let report = Report {
+            bump: Bump::Major,
+            breaking: 1,
+            changes: vec![Change {
+                rule: Rule::OperationRemoved,
+                severity: Rule::OperationRemoved.severity(),
+                operation: Some(hostile.into()),
+                old: Some(place),
+                new: None,
+                message: hostile.into(),
+                also_in: Vec::new(),
+                shared: None,
+            }],
+        };
+        let out = markdown(&report, hostile);
+        assert!(!out.contains("<img"), "{out}");
+        assert!(!out.contains("@org"), "no mention: {out}");
+        assert!(!out.contains("[link]("), "no link: {out}");
+        for line in out.lines().filter(|l| l.starts_with("| breaking")) {
+            let unescaped_bars = line
+                .match_indices('|')
+                .filter(|(i, _)| *i == 0 || &line[i - 1..*i] != "\\")
+                .count();
+            assert_eq!(unescaped_bars, 5, "four cells: {line}");
+        }
+    }
 }

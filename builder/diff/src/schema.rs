@@ -40,6 +40,7 @@ pub(crate) fn compare(dir: Direction, old: Side, new: Side, op: &str, changes: &
         old_pointer: &old.pointer,
         new_pointer: &new.pointer,
         changes,
+        within: None,
     };
     walk.node(&old.root, &new.root, "");
 }
@@ -56,6 +57,10 @@ struct Walk<'a, 'c> {
     old_pointer: &'a str,
     new_pointer: &'a str,
     changes: &'c mut Changes,
+    /// The named schema being compared (new side's name, else old's) and
+    /// the path where it was entered: a change inside a schema many
+    /// operations share is one change, reported once.
+    within: Option<(String, String)>,
 }
 
 /// `schema` with `$ref`s followed, and the last named schema passed.
@@ -252,8 +257,18 @@ impl Walk<'_, '_> {
             Some(self.changes.old_at(self.old_pointer)),
             Some(self.changes.new_at(self.new_pointer)),
         );
-        self.changes
-            .add(rule, Some(self.op), old, new, format!("{subject}: {what}"));
+        let shared = self.within.as_ref().map(|(schema, entered)| {
+            let inside = path.strip_prefix(entered.as_str()).unwrap_or(path);
+            format!("{side}|{schema}|{inside}|{what}")
+        });
+        self.changes.add_shared(
+            rule,
+            Some(self.op),
+            old,
+            new,
+            format!("{subject}: {what}"),
+            shared,
+        );
     }
 
     fn pick(&self, input: Rule, output: Rule) -> Rule {
@@ -266,12 +281,22 @@ impl Walk<'_, '_> {
     fn node(&mut self, old: &Value, new: &Value, path: &str) {
         let (old_r, old_name) = resolve(self.old_defs, old);
         let (new_r, new_name) = resolve(self.new_defs, new);
+        let entered = new_name.clone().or_else(|| old_name.clone());
         if old_name.is_some() || new_name.is_some() {
             let pair = (old_name.unwrap_or_default(), new_name.unwrap_or_default());
             if !self.seen.insert(pair) {
                 return;
             }
         }
+        let outer = match entered {
+            Some(schema) => self.within.replace((schema, path.to_string())),
+            None => self.within.clone(),
+        };
+        self.compare_resolved(old_r, new_r, path);
+        self.within = outer;
+    }
+
+    fn compare_resolved(&mut self, old_r: &Value, new_r: &Value, path: &str) {
         let (old_defs, new_defs) = (self.old_defs, self.new_defs);
         let a = Shape::of(old_defs, old_r);
         let b = Shape::of(new_defs, new_r);

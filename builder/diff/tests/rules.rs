@@ -507,3 +507,41 @@ fn every_rule_has_a_case_here() {
         );
     }
 }
+
+/// `docs/diff-rules.md` as the rule table says it (`AIP_UPDATE_DOCS=1`
+/// rewrites it).
+fn rules_document() -> String {
+    let mut out = String::from(
+        "# The rules of `aip-builder diff`\n\n\
+         Generated from `builder/diff/src/rules.rs` (`AIP_UPDATE_DOCS=1 cargo test -p aip-diff --test rules`); \
+         a test fails when they differ.\n\n\
+         Severity is what the change means for callers of the adapter; the bump is what the\n\
+         next version of the adapter must be: `major` if any change is breaking, else `minor`\n\
+         if any asks for it (something added), else `patch`, else `none`.\n\n\
+         | rule | severity | bump | what it finds |\n| --- | --- | --- | --- |\n",
+    );
+    for rule in Rule::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            rule.id(),
+            rule.severity().as_str(),
+            rule.bump().as_str(),
+            rule.doc()
+        ));
+    }
+    out
+}
+
+#[test]
+fn docs_list_every_rule() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/diff-rules.md");
+    let expected = rules_document();
+    if std::env::var_os("AIP_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &expected).expect("write docs/diff-rules.md");
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "docs/diff-rules.md is out of date: AIP_UPDATE_DOCS=1 cargo test -p aip-diff --test rules"
+    );
+}

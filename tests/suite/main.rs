@@ -17,6 +17,7 @@ mod browser;
 mod build_service;
 mod console;
 mod corpus;
+mod diff;
 mod e2e;
 mod echo_vendor;
 mod fleet;

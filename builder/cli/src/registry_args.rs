@@ -30,6 +30,9 @@ pub struct Config {
     /// `aip-builder serve` settings.
     #[serde(default)]
     pub service: crate::service_config::ServiceSection,
+    /// The adapters `aip-builder regen` keeps generated (`[[adapter]]`).
+    #[serde(default, rename = "adapter")]
+    pub adapters: Vec<aip_regen::AdapterConfig>,
 }
 
 /// Registry flags.

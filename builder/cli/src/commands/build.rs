@@ -68,7 +68,8 @@ pub struct Opts {
     format: Format,
 }
 
-struct ProgressObserver<'a>(&'a mut Progress);
+/// Pipeline progress on stderr (shared with `regen`).
+pub(crate) struct ProgressObserver<'a>(pub(crate) &'a mut Progress);
 
 impl Observer for ProgressObserver<'_> {
     fn stage(&mut self, stage: Stage, detail: &str) {

@@ -11,6 +11,7 @@ pub mod invoke;
 pub mod keygen;
 pub mod list;
 pub mod push;
+pub mod regen;
 pub mod search;
 pub mod serve;
 pub mod verify;
@@ -40,6 +41,10 @@ pub enum Command {
     Info(info::Opts),
     /// List installed modules and their status.
     List(list::Opts),
+    /// Regenerate the adapters of aip-builder.toml whose spec, templates,
+    /// options or toolchain changed, choosing each next version from the
+    /// diff; `--check` only says which are out of date (exit 3).
+    Regen(regen::Opts),
     /// Run the build service (HTTP API, durable jobs, build queue).
     Serve(serve::Opts),
     /// Install the modules announced on NATS, verified (the consumer of
@@ -68,6 +73,7 @@ impl Command {
             Command::Search(opts) => opts.run(),
             Command::Info(opts) => opts.run(),
             Command::List(opts) => opts.run(),
+            Command::Regen(opts) => opts.run(),
             Command::Serve(opts) => opts.run(),
             Command::Discover(opts) => opts.run(),
             Command::Describe(opts) => opts.run(),

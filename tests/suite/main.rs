@@ -28,6 +28,7 @@ mod image;
 mod nats_server;
 mod postgres_server;
 mod proto;
+mod regen;
 mod registry;
 mod registry_server;
 mod repairs;

@@ -252,3 +252,16 @@ fn the_server_url_joins_the_base_path_and_may_be_overridden() {
             .contains("has no usable host")
     );
 }
+
+#[test]
+fn a_parameter_named_body_is_a_parameter_when_there_is_no_body() {
+    let mut body = param("body", Location::Query, Style::Form, true, Kind::String);
+    body.required = true;
+    let op = operation(vec![body], None, &[]);
+    let request = build_with(op, &[], r#"{"body":"{\"files\":[]}"}"#, &[]).expect("builds");
+    assert_eq!(
+        request.path_and_query,
+        "/v1/items?body=%7B%22files%22%3A%5B%5D%7D"
+    );
+    assert_eq!(request.body, None);
+}

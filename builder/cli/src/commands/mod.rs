@@ -14,6 +14,7 @@ pub mod push;
 pub mod regen;
 pub mod search;
 pub mod serve;
+pub mod test;
 pub mod verify;
 
 use clap::Subcommand;
@@ -45,6 +46,10 @@ pub enum Command {
     /// options or toolchain changed, choosing each next version from the
     /// diff; `--check` only says which are out of date (exit 3).
     Regen(regen::Opts),
+    /// Contract-test a built module against a mock vendor derived from its
+    /// spec: every operation invoked, every request checked, every answer
+    /// decoded.
+    Test(test::Opts),
     /// Run the build service (HTTP API, durable jobs, build queue).
     Serve(serve::Opts),
     /// Install the modules announced on NATS, verified (the consumer of
@@ -75,6 +80,7 @@ impl Command {
             Command::List(opts) => opts.run(),
             Command::Regen(opts) => opts.run(),
             Command::Serve(opts) => opts.run(),
+            Command::Test(opts) => opts.run(),
             Command::Discover(opts) => opts.run(),
             Command::Describe(opts) => opts.run(),
             Command::Diff(opts) => opts.run(),

@@ -61,7 +61,14 @@ pub fn build(
             "input must be a JSON object".into(),
         ));
     };
-    let body_value = input.remove("body");
+    // `body` is the request body's key unless a parameter has it (the IR
+    // renames a parameter that would clash with a body; gitea's
+    // `GET .../file-contents` has a query parameter named `body`).
+    let body_value = if op.params.iter().any(|p| p.key == "body") {
+        None
+    } else {
+        input.remove("body")
+    };
     if let Some(unknown) = input
         .keys()
         .find(|k| !op.params.iter().any(|p| p.key == k.as_str()))

@@ -1,0 +1,259 @@
+//! Contract tests of built modules: `aip-builder test MODULE --spec SPEC`.
+//!
+//! A mock vendor derived from the spec (`mock.rs`) judges every request
+//! the module sends against the spec's parameters, credentials and body
+//! schema (`validate.rs`) and answers with schema-valid data
+//! (`synth.rs`). Every operation of the module is invoked with an input
+//! synthesized from its input schema, every parameter included, and with a
+//! credential for every security scheme; each is reported as accepted by
+//! the mock (one request, to its own endpoint, nothing wrong with it) and
+//! decoded (the module's output is JSON that fits the operation's output
+//! schema). It catches what no generator checks: operations dropped or
+//! sent to the wrong endpoint, credentials in the wrong place, parameters
+//! serialized against their style, bodies that do not fit their schema.
+
+mod mock;
+mod synth;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use aip_ir::{Api, SecurityScheme};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use mock::MockVendor;
+pub use synth::Synth;
+pub use validate::{Request, Verdict, judge};
+
+/// What can stop a contract test from running.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// The module does not open.
+    #[error("{0}")]
+    Module(#[from] aip_register::RegisterError),
+    /// The module does not run.
+    #[error("the module does not run: {0}")]
+    Run(String),
+    /// The mock vendor cannot start.
+    #[error("cannot start the mock vendor: {0}")]
+    Mock(std::io::Error),
+    /// A kind of module not tested yet.
+    #[error("not supported yet: {0}")]
+    NotSupported(String),
+}
+
+/// One operation's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationResult {
+    /// The operation id.
+    pub operation: String,
+    /// The mock received one request, for this operation, with nothing
+    /// wrong in it.
+    pub accepted: bool,
+    /// The module's output is JSON that fits the output schema.
+    pub decoded: bool,
+    /// What went wrong, if anything.
+    pub problem: Option<String>,
+}
+
+/// Every operation's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// In spec order.
+    pub operations: Vec<OperationResult>,
+}
+
+impl Report {
+    /// Whether every operation passed.
+    pub fn passed(&self) -> bool {
+        self.operations.iter().all(|o| o.accepted && o.decoded)
+    }
+}
+
+/// The credential the test gives the module for each security scheme.
+pub fn test_credentials(api: &Api) -> BTreeMap<String, String> {
+    api.security_schemes
+        .iter()
+        .map(|(name, scheme)| {
+            let value = match scheme {
+                SecurityScheme::Basic => format!("user-{name}:secret"),
+                SecurityScheme::Bearer { .. } => format!("token-{name}"),
+                _ => format!("key-{name}"),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+/// A module running under the test.
+enum Running {
+    Wasm(Box<aip_host::Adapter>, aip_host::CallContext),
+    Service(aip_host::service::ServiceProcess, Vec<(String, String)>),
+}
+
+impl Running {
+    fn start(
+        module: &aip_register::OpenedModule,
+        mock: &str,
+        credentials: &BTreeMap<String, String>,
+    ) -> Result<Running, ContractError> {
+        let pairs: Vec<(String, String)> = credentials
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if module.manifest.runtime.kind == aip_register::Runtime::GRPC {
+            let service = aip_host::service::ServiceProcess::start(
+                &module.payload,
+                &[("AIP_VENDOR_URL", mock)],
+            )
+            .map_err(|e| ContractError::Run(e.to_string()))?;
+            return Ok(Running::Service(service, pairs));
+        }
+        let mut allow = aip_host::AllowList::new(module.manifest.permissions.net.clone());
+        allow.push(mock.trim_start_matches("http://"));
+        let adapter = aip_host::LoadedComponent::new(&module.payload)
+            .and_then(|loaded| {
+                loaded.instantiate(&aip_host::HostOptions {
+                    allow,
+                    max_memory_bytes: module
+                        .manifest
+                        .resources
+                        .memory_bytes()
+                        .unwrap_or(128 << 20),
+                })
+            })
+            .map_err(|e| ContractError::Run(e.to_string()))?;
+        let context = aip_host::CallContext {
+            credentials: pairs
+                .into_iter()
+                .map(|(scheme, value)| aip_host::Credential { scheme, value })
+                .collect(),
+            server_url: Some(mock.to_string()),
+            request_id: Some("aip-contract-test".into()),
+        };
+        Ok(Running::Wasm(Box::new(adapter), context))
+    }
+
+    /// The module's output, or its error as text.
+    fn invoke(
+        &mut self,
+        operation: &str,
+        input: &str,
+    ) -> Result<Result<String, String>, ContractError> {
+        match self {
+            Running::Wasm(adapter, context) => adapter
+                .invoke(operation, input, context)
+                .map(|r| r.map_err(|e| aip_host::describe_adapter_error(&e)))
+                .map_err(|e| ContractError::Run(e.to_string())),
+            Running::Service(service, credentials) => service
+                .invoke(operation, input, credentials, "aip-contract-test")
+                .map(|r| r.map_err(|f| f.message))
+                .map_err(|e| ContractError::Run(e.to_string())),
+        }
+    }
+}
+
+/// Runs the contract test of the module in `module_dir` against `api`
+/// (the spec it was built from).
+pub fn test_module(module_dir: &Path, api: &Api) -> Result<Report, ContractError> {
+    if api.protocol == aip_ir::Protocol::Grpc {
+        return Err(ContractError::NotSupported(
+            "contract tests of gRPC vendors' modules (a mock gRPC server from the descriptors is not built)".into(),
+        ));
+    }
+    let module = aip_register::open_module(module_dir)?;
+    let api = Arc::new(api.clone());
+    let credentials = test_credentials(&api);
+    let mock = MockVendor::start(api.clone(), credentials.clone())?;
+    let mut running = Running::start(&module, mock.url(), &credentials)?;
+    let synth = Synth::new(&api.schemas);
+    let mut operations = Vec::new();
+    for op in &api.operations {
+        let input = synth.value(&aip_ir::input_schema_root(op), 2);
+        let outcome = running.invoke(&op.id, &input.to_string())?;
+        let verdicts = mock.take();
+        operations.push(judge_operation(&api, op, &verdicts, outcome));
+    }
+    Ok(Report { operations })
+}
+
+fn judge_operation(
+    api: &Api,
+    op: &aip_ir::Operation,
+    verdicts: &[Verdict],
+    outcome: Result<String, String>,
+) -> OperationResult {
+    let result = |accepted: bool, decoded: bool, problem: Option<String>| OperationResult {
+        operation: op.id.clone(),
+        accepted,
+        decoded,
+        problem,
+    };
+    let refused = match verdicts {
+        [] => Some(match &outcome {
+            Err(error) => format!("the vendor received no request (the module said: {error})"),
+            Ok(_) => "the vendor received no request".to_string(),
+        }),
+        [one] if one.operation.as_deref() != Some(op.id.as_str()) => Some(match &one.operation {
+            Some(other) => format!("the request went to the endpoint of {other}"),
+            None => one.problems.join("; "),
+        }),
+        [one] if !one.problems.is_empty() => Some(one.problems.join("; ")),
+        [_] => None,
+        many => Some(format!(
+            "the vendor received {} requests, not one",
+            many.len()
+        )),
+    };
+    if let Some(problem) = refused {
+        return result(false, false, Some(problem));
+    }
+    let output = match outcome {
+        Ok(output) => output,
+        Err(error) => {
+            return result(
+                true,
+                false,
+                Some(format!("the module failed on the answer: {error}")),
+            );
+        }
+    };
+    let json_answer = op
+        .responses
+        .iter()
+        .find(|r| r.is_success())
+        .and_then(|r| r.contents.first())
+        .is_some_and(|m| m.media_type == "application/json" || m.media_type.ends_with("+json"));
+    if !json_answer {
+        return result(true, true, None);
+    }
+    let value: Value = match serde_json::from_str(&output) {
+        Ok(value) => value,
+        Err(e) => {
+            return result(
+                true,
+                false,
+                Some(format!("the module's output is not JSON: {e}")),
+            );
+        }
+    };
+    let schema = validate::lenient(&aip_ir::output_schema_root(op), &api.schemas);
+    let problem = jsonschema::validator_for(&schema).ok().and_then(|v| {
+        v.iter_errors(&value)
+            .next()
+            .map(|e| format!("output{}: {e}", e.instance_path))
+    });
+    match problem {
+        Some(problem) => result(
+            true,
+            false,
+            Some(format!(
+                "the module's output does not fit the output schema: {problem}"
+            )),
+        ),
+        None => result(true, true, None),
+    }
+}

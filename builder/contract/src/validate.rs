@@ -1,0 +1,427 @@
+//! The mock vendor's judgement of one request: which operation it is for
+//! (method and path template), and what it gets wrong against the spec:
+//! parameters (presence, scalar types), credentials (the right value in
+//! the right place), the body (media type, JSON Schema).
+
+use std::collections::BTreeMap;
+
+use aip_ir::{Api, ApiKeyLocation, Operation, ParamLocation, SecurityScheme};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// A request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, percent-encoded as sent.
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
+            })
+            .collect()
+    }
+
+    fn cookies(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|c| c.trim().split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+/// What the mock made of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The operation whose method and path it matched.
+    pub operation: Option<String>,
+    /// What it gets wrong (empty: accepted).
+    pub problems: Vec<String>,
+}
+
+/// Percent-decodes `text` (invalid escapes kept as they are).
+pub fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = text.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The path variables of `template` in `path`, if it matches.
+fn match_path(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
+    let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut vars = BTreeMap::new();
+    for (seg_t, seg_p) in t.iter().zip(&p) {
+        match_segment(seg_t, seg_p, &mut vars)?;
+    }
+    Some(vars)
+}
+
+/// Matches one path segment against its template (literal text and
+/// `{var}`s, several allowed: `{sha}.{diffType}`); a variable takes the
+/// shortest text up to the literal that follows it.
+fn match_segment(template: &str, segment: &str, vars: &mut BTreeMap<String, String>) -> Option<()> {
+    let mut rest = segment;
+    let mut tpl = template;
+    while !tpl.is_empty() {
+        match tpl.find('{') {
+            Some(0) => {
+                let close = tpl.find('}')?;
+                let name = &tpl[1..close];
+                tpl = &tpl[close + 1..];
+                let literal_end = tpl.find('{').unwrap_or(tpl.len());
+                let literal = &tpl[..literal_end];
+                let value = if literal.is_empty() {
+                    if tpl.is_empty() { rest } else { return None }
+                } else {
+                    &rest[..rest.find(literal)?]
+                };
+                if value.is_empty() {
+                    return None;
+                }
+                vars.insert(name.to_string(), decode(value));
+                rest = &rest[value.len()..];
+            }
+            Some(open) => {
+                rest = rest.strip_prefix(&tpl[..open])?;
+                tpl = &tpl[open..];
+            }
+            None => {
+                rest = rest.strip_prefix(tpl)?;
+                tpl = "";
+            }
+        }
+    }
+    rest.is_empty().then_some(())
+}
+
+/// How much of `template` is literal text: the most literal match wins.
+fn literal_len(template: &str) -> usize {
+    let mut depth = 0usize;
+    template
+        .chars()
+        .filter(|c| {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    return false;
+                }
+                _ => {}
+            }
+            depth == 0
+        })
+        .count()
+}
+
+/// The operation `request` is for: same method, matching path; a literal
+/// segment beats a variable.
+fn operation_for<'a>(
+    api: &'a Api,
+    request: &Request,
+) -> Option<(&'a Operation, BTreeMap<String, String>)> {
+    api.operations
+        .iter()
+        .filter(|op| op.method.as_str() == request.method)
+        .filter_map(|op| Some((op, match_path(&op.path, &request.path)?)))
+        .max_by_key(|(op, _)| literal_len(&op.path))
+}
+
+/// Whether `text` is a value of `schema`'s scalar type (objects and
+/// arrays are not checked in parameters).
+fn scalar_fits(schema: &Value, defs: &BTreeMap<String, Value>, text: &str) -> bool {
+    let mut schema = schema;
+    for _ in 0..8 {
+        match schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(aip_ir::def_name)
+            .and_then(|n| defs.get(&n))
+        {
+            Some(next) => schema = next,
+            None => break,
+        }
+    }
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => return true,
+    };
+    types.iter().any(|t| match *t {
+        "integer" => text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok(),
+        "number" => text.parse::<f64>().is_ok(),
+        "boolean" => text == "true" || text == "false",
+        _ => true,
+    })
+}
+
+/// Judges `request` against `api`; `credentials` are the values the test
+/// gave the module, by security scheme.
+pub fn judge(api: &Api, request: &Request, credentials: &BTreeMap<String, String>) -> Verdict {
+    let Some((op, vars)) = operation_for(api, request) else {
+        return Verdict {
+            operation: None,
+            problems: vec![format!(
+                "{} {} is no operation of the spec",
+                request.method, request.path
+            )],
+        };
+    };
+    let mut problems = Vec::new();
+    parameters(api, op, request, &vars, &mut problems);
+    security(api, op, request, credentials, &mut problems);
+    body(api, op, request, &mut problems);
+    Verdict {
+        operation: Some(op.id.clone()),
+        problems,
+    }
+}
+
+fn parameters(
+    api: &Api,
+    op: &Operation,
+    request: &Request,
+    vars: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) {
+    let query = request.query_pairs();
+    let cookies = request.cookies();
+    for param in &op.parameters {
+        let value: Option<String> = match param.location {
+            ParamLocation::Path => vars.get(&param.name).cloned(),
+            ParamLocation::Query => query
+                .iter()
+                .find(|(k, _)| k == &param.name || k.starts_with(&format!("{}[", param.name)))
+                .map(|(_, v)| v.clone()),
+            ParamLocation::Header => request.header(&param.name).map(str::to_string),
+            ParamLocation::Cookie => cookies
+                .iter()
+                .find(|(k, _)| k == &param.name)
+                .map(|(_, v)| v.clone()),
+        };
+        let place = format!("{:?} parameter {:?}", param.location, param.name).to_lowercase();
+        match value {
+            None if param.required => problems.push(format!("required {place} is missing")),
+            Some(v) if !scalar_fits(&param.schema, &api.schemas, &v) => {
+                problems.push(format!("{place} {v:?} is not of its schema's type"));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn security(
+    api: &Api,
+    op: &Operation,
+    request: &Request,
+    credentials: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) {
+    if op.security.is_empty() {
+        return;
+    }
+    let present = |name: &str| -> Result<(), String> {
+        let expected = credentials.get(name).cloned().unwrap_or_default();
+        match api.security_schemes.get(name) {
+            Some(SecurityScheme::ApiKey {
+                name: key,
+                location,
+            }) => {
+                let found = match location {
+                    ApiKeyLocation::Header => request.header(key).map(str::to_string),
+                    ApiKeyLocation::Query => request
+                        .query_pairs()
+                        .into_iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v),
+                    ApiKeyLocation::Cookie => request
+                        .cookies()
+                        .into_iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, v)| v),
+                };
+                (found.as_deref() == Some(expected.as_str()))
+                    .then_some(())
+                    .ok_or_else(|| {
+                        format!("credential {name:?} is not in {location:?} {key:?}").to_lowercase()
+                    })
+            }
+            Some(SecurityScheme::Basic) => {
+                let want = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(&expected)
+                );
+                (request.header("authorization") == Some(want.as_str()))
+                    .then_some(())
+                    .ok_or_else(|| {
+                        format!("credential {name:?} is not sent as HTTP basic authorization")
+                    })
+            }
+            Some(SecurityScheme::Bearer { .. }) => (request.header("authorization")
+                == Some(format!("Bearer {expected}").as_str()))
+            .then_some(())
+            .ok_or_else(|| format!("credential {name:?} is not sent as a bearer token")),
+            // Nothing the adapter can apply, nothing to check.
+            Some(SecurityScheme::Unsupported { .. }) | None => Ok(()),
+        }
+    };
+    let mut reasons = Vec::new();
+    for alternative in &op.security {
+        match alternative
+            .iter()
+            .map(|s| present(s))
+            .collect::<Result<Vec<()>, String>>()
+        {
+            Ok(_) => return,
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    problems.push(reasons.join("; or "));
+}
+
+fn body(api: &Api, op: &Operation, request: &Request, problems: &mut Vec<String>) {
+    let Some(spec_body) = &op.request_body else {
+        return;
+    };
+    if request.body.is_empty() {
+        if spec_body.required {
+            problems.push("the required request body is missing".into());
+        }
+        return;
+    }
+    let sent = request
+        .header("content-type")
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let accepts = |declared: &str| {
+        let declared = declared.to_ascii_lowercase();
+        declared == sent
+            || declared == "*/*"
+            || declared
+                .strip_suffix("/*")
+                .is_some_and(|major| sent.starts_with(&format!("{major}/")))
+    };
+    let Some(media) = spec_body.contents.iter().find(|m| accepts(&m.media_type)) else {
+        let declared: Vec<&str> = spec_body
+            .contents
+            .iter()
+            .map(|m| m.media_type.as_str())
+            .collect();
+        problems.push(format!(
+            "the body is sent as {sent:?}, which the spec does not declare ({})",
+            declared.join(", ")
+        ));
+        return;
+    };
+    let json_media = sent == "application/json" || sent.ends_with("+json");
+    if let (true, Some(schema)) = (json_media, &media.schema) {
+        let value: Value = match serde_json::from_slice(&request.body) {
+            Ok(value) => value,
+            Err(e) => {
+                problems.push(format!("the body is not JSON: {e}"));
+                return;
+            }
+        };
+        match jsonschema::validator_for(&lenient(schema, &api.schemas)) {
+            Ok(validator) => {
+                for error in validator.iter_errors(&value).take(3) {
+                    problems.push(format!("body{}: {error}", error.instance_path));
+                }
+            }
+            Err(_) => {} // a schema the validator cannot compile: not judged
+        }
+    }
+}
+
+/// `schema` with the named schemas beside it, every `oneOf` read as
+/// `anyOf`: published specs give alternatives that overlap (two objects of
+/// optional properties), which no value can satisfy strictly; the
+/// adapter is not at fault for that.
+pub fn lenient(schema: &Value, defs: &BTreeMap<String, Value>) -> Value {
+    fn any_of(value: &mut Value) {
+        match value {
+            Value::Object(obj) => {
+                if let Some(options) = obj.remove("oneOf") {
+                    obj.insert("anyOf".into(), options);
+                }
+                obj.values_mut().for_each(any_of);
+            }
+            Value::Array(items) => items.iter_mut().for_each(any_of),
+            _ => {}
+        }
+    }
+    let mut root = schema.clone();
+    if let Value::Object(obj) = &mut root {
+        obj.insert("$defs".into(), json!(defs));
+    }
+    any_of(&mut root);
+    root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_whole_segments_and_decode_values() {
+        let vars = match_path("/files/{name}.json", "/files/a%20b.json").expect("matches");
+        assert_eq!(vars["name"], "a b");
+        assert!(match_path("/files/{name}", "/files").is_none());
+        assert!(match_path("/users/{id}", "/users/1/x").is_none());
+        assert_eq!(
+            match_path("/users/me", "/users/me").map(|v| v.len()),
+            Some(0)
+        );
+        let vars = match_path("/commits/{sha}.{diffType}", "/commits/abc.diff").expect("matches");
+        assert_eq!(
+            (vars["sha"].as_str(), vars["diffType"].as_str()),
+            ("abc", "diff")
+        );
+        assert!(match_path("/commits/{sha}.{diffType}", "/commits/abc").is_none());
+        assert!(literal_len("/commits/{sha}.{diffType}") > literal_len("/commits/{sha}"));
+    }
+}

@@ -15,6 +15,7 @@ mod support;
 mod bad_input;
 mod browser;
 mod build_service;
+mod ci_recipes;
 mod console;
 mod corpus;
 mod diff;

@@ -112,24 +112,45 @@ impl Running {
             .map_err(|e| ContractError::Run(e.to_string()))?;
             return Ok(Running::Service(service, pairs));
         }
-        let mut allow = aip_host::AllowList::new(module.manifest.permissions.net.clone());
+        Running::wasm(
+            &module.payload,
+            module.manifest.permissions.net.clone(),
+            module
+                .manifest
+                .resources
+                .memory_bytes()
+                .unwrap_or(128 << 20),
+            mock,
+            credentials,
+        )
+    }
+
+    /// A component instantiated with `net` and the mock as its allowed
+    /// hosts.
+    fn wasm(
+        component: &[u8],
+        net: Vec<String>,
+        memory: usize,
+        mock: &str,
+        credentials: &BTreeMap<String, String>,
+    ) -> Result<Running, ContractError> {
+        let mut allow = aip_host::AllowList::new(net);
         allow.push(mock.trim_start_matches("http://"));
-        let adapter = aip_host::LoadedComponent::new(&module.payload)
+        let adapter = aip_host::LoadedComponent::new(component)
             .and_then(|loaded| {
                 loaded.instantiate(&aip_host::HostOptions {
                     allow,
-                    max_memory_bytes: module
-                        .manifest
-                        .resources
-                        .memory_bytes()
-                        .unwrap_or(128 << 20),
+                    max_memory_bytes: memory,
                 })
             })
             .map_err(|e| ContractError::Run(e.to_string()))?;
         let context = aip_host::CallContext {
-            credentials: pairs
-                .into_iter()
-                .map(|(scheme, value)| aip_host::Credential { scheme, value })
+            credentials: credentials
+                .iter()
+                .map(|(scheme, value)| aip_host::Credential {
+                    scheme: scheme.clone(),
+                    value: value.clone(),
+                })
                 .collect(),
             server_url: Some(mock.to_string()),
             request_id: Some("aip-contract-test".into()),
@@ -159,23 +180,45 @@ impl Running {
 /// Runs the contract test of the module in `module_dir` against `api`
 /// (the spec it was built from).
 pub fn test_module(module_dir: &Path, api: &Api) -> Result<Report, ContractError> {
+    refuse_grpc_vendors(api)?;
+    let module = aip_register::open_module(module_dir)?;
+    let api = Arc::new(api.clone());
+    let credentials = test_credentials(&api);
+    let mock = MockVendor::start(api.clone(), credentials.clone())?;
+    let running = Running::start(&module, mock.url(), &credentials)?;
+    run(&api, &mock, running)
+}
+
+/// Runs the contract test of a compiled component (not yet a module:
+/// the golden tests' crates) against `api`.
+pub fn test_component(api: &Api, component: &[u8]) -> Result<Report, ContractError> {
+    refuse_grpc_vendors(api)?;
+    let api = Arc::new(api.clone());
+    let credentials = test_credentials(&api);
+    let mock = MockVendor::start(api.clone(), credentials.clone())?;
+    let running = Running::wasm(component, Vec::new(), 256 << 20, mock.url(), &credentials)?;
+    run(&api, &mock, running)
+}
+
+fn refuse_grpc_vendors(api: &Api) -> Result<(), ContractError> {
     if api.protocol == aip_ir::Protocol::Grpc {
         return Err(ContractError::NotSupported(
             "contract tests of gRPC vendors' modules (a mock gRPC server from the descriptors is not built)".into(),
         ));
     }
-    let module = aip_register::open_module(module_dir)?;
-    let api = Arc::new(api.clone());
-    let credentials = test_credentials(&api);
-    let mock = MockVendor::start(api.clone(), credentials.clone())?;
-    let mut running = Running::start(&module, mock.url(), &credentials)?;
+    Ok(())
+}
+
+/// Invokes every operation of `api` on `running`, judging each by what
+/// `mock` saw.
+fn run(api: &Api, mock: &MockVendor, mut running: Running) -> Result<Report, ContractError> {
     let synth = Synth::new(&api.schemas);
     let mut operations = Vec::new();
     for op in &api.operations {
         let input = synth.value(&aip_ir::input_schema_root(op), 2);
         let outcome = running.invoke(&op.id, &input.to_string())?;
         let verdicts = mock.take();
-        operations.push(judge_operation(&api, op, &verdicts, outcome));
+        operations.push(judge_operation(api, op, &verdicts, outcome));
     }
     Ok(Report { operations })
 }

@@ -52,9 +52,13 @@ impl<'a> Synth<'a> {
         // An example or default only when it is of the schema's type:
         // published specs give `default: "100"` for integers and JSON
         // objects as example strings.
-        let whole = || self.with_defs(schema);
-        let fits =
-            |value: &&Value| fits_type(obj, value) && whole().is_none_or(|v| v.is_valid(value));
+        // A typed schema judges by its type; an untyped one (an `allOf`
+        // wrapper with a default) by the whole schema.
+        let fits = |value: &&Value| {
+            fits_type(obj, value)
+                && (obj.contains_key("type")
+                    || self.with_defs(schema).is_none_or(|v| v.is_valid(value)))
+        };
         for key in ["const", "example", "default"] {
             if let Some(value) = obj.get(key).filter(fits) {
                 return value.clone();
@@ -148,11 +152,7 @@ impl<'a> Synth<'a> {
 
     /// A validator for `schema` with the named schemas beside it.
     fn with_defs(&self, schema: &Value) -> Option<jsonschema::Validator> {
-        let mut root = schema.clone();
-        if let Value::Object(obj) = &mut root {
-            obj.insert("$defs".into(), json!(self.defs));
-        }
-        jsonschema::validator_for(&root).ok()
+        jsonschema::validator_for(&crate::validate::with_referenced_defs(schema, self.defs)).ok()
     }
 
     fn object(&self, obj: &Map<String, Value>, full: usize, depth: usize) -> Value {
@@ -170,7 +170,7 @@ impl<'a> Synth<'a> {
                     .unwrap_or(0);
                 if full > 0 || required.contains(&name.as_str()) || (out.len() as u64) < wanted {
                     let value = self.at(schema, full.saturating_sub(1), depth + 1);
-                    if !(value.is_null() && !required.contains(&name.as_str())) {
+                    if !value.is_null() || required.contains(&name.as_str()) {
                         out.insert(name.clone(), value);
                     }
                 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aip_ir::{Api, ApiKeyLocation, Operation, ParamLocation, SecurityScheme};
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A request as the mock received it.
 #[derive(Debug, Clone)]
@@ -366,13 +366,11 @@ fn body(api: &Api, op: &Operation, request: &Request, problems: &mut Vec<String>
                 return;
             }
         };
-        match jsonschema::validator_for(&lenient(schema, &api.schemas)) {
-            Ok(validator) => {
-                for error in validator.iter_errors(&value).take(3) {
-                    problems.push(format!("body{}: {error}", error.instance_path));
-                }
+        // A schema the validator cannot compile is not judged.
+        if let Ok(validator) = jsonschema::validator_for(&lenient(schema, &api.schemas)) {
+            for error in validator.iter_errors(&value).take(3) {
+                problems.push(format!("body{}: {error}", error.instance_path));
             }
-            Err(_) => {} // a schema the validator cannot compile: not judged
         }
     }
 }
@@ -394,11 +392,49 @@ pub fn lenient(schema: &Value, defs: &BTreeMap<String, Value>) -> Value {
             _ => {}
         }
     }
-    let mut root = schema.clone();
-    if let Value::Object(obj) = &mut root {
-        obj.insert("$defs".into(), json!(defs));
-    }
+    let mut root = with_referenced_defs(schema, defs);
     any_of(&mut root);
+    root
+}
+
+/// `schema` with the named schemas it references (directly or through
+/// each other) beside it as `$defs`: only those, so a validator for one
+/// operation does not compile a whole large spec's schemas.
+pub fn with_referenced_defs(schema: &Value, defs: &BTreeMap<String, Value>) -> Value {
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(obj) => {
+                if let Some(name) = obj
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(aip_ir::def_name)
+                {
+                    out.push(name);
+                }
+                obj.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut queue = Vec::new();
+    refs(schema, &mut queue);
+    let mut used = serde_json::Map::new();
+    while let Some(name) = queue.pop() {
+        if used.contains_key(&name) {
+            continue;
+        }
+        if let Some(def) = defs.get(&name) {
+            refs(def, &mut queue);
+            used.insert(name, def.clone());
+        }
+    }
+    let mut root = schema.clone();
+    if let Value::Object(obj) = &mut root
+        && !used.is_empty()
+    {
+        obj.insert("$defs".into(), Value::Object(used));
+    }
     root
 }
 

@@ -2,6 +2,9 @@
 //! one edit of it, with the rule the edit must trigger and the bump the
 //! whole report must ask for.
 
+// Setup failures are test failures.
+#![allow(clippy::expect_used)]
+
 use aip_diff::{Bump, Rule, diff};
 
 const PETS: &str = r#"openapi: 3.0.3

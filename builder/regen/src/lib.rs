@@ -78,6 +78,14 @@ pub enum RegenError {
         /// How many.
         breaking: usize,
     },
+    /// The module built failed its contract test; it was not registered.
+    #[error("adapter {name}: the contract test failed, so the module was not registered:\n  {}", failures.join("\n  "))]
+    ContractFailed {
+        /// The adapter.
+        name: String,
+        /// `operation: what went wrong`, per failed operation.
+        failures: Vec<String>,
+    },
     /// The build failed.
     #[error("adapter {name}: {source}")]
     Build {

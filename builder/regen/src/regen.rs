@@ -23,6 +23,44 @@ pub struct Regenerated {
     pub bump: Option<Bump>,
     /// The diff against the locked contract, if there was one.
     pub report: Option<Report>,
+    /// How many operations passed the contract test (`None`: not run).
+    pub tested: Option<usize>,
+}
+
+/// Runs the contract test of the module built for `adapter`; a gRPC
+/// vendor's module (not testable yet) passes with a note in the count.
+fn contract_test(
+    adapter: &AdapterConfig,
+    module: &std::path::Path,
+    api: &aip_ir::Api,
+) -> Result<usize, RegenError> {
+    if api.protocol == aip_ir::Protocol::Grpc {
+        return Ok(0);
+    }
+    let report = aip_contract::test_module(module, api).map_err(|e| RegenError::Adapter {
+        name: adapter.name.clone(),
+        message: format!("the contract test could not run: {e}"),
+    })?;
+    let failed: Vec<String> = report
+        .operations
+        .iter()
+        .filter(|o| !(o.accepted && o.decoded))
+        .map(|o| {
+            format!(
+                "{}: {}",
+                o.operation,
+                o.problem.as_deref().unwrap_or("failed")
+            )
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(report.operations.len())
+    } else {
+        Err(RegenError::ContractFailed {
+            name: adapter.name.clone(),
+            failures: failed,
+        })
+    }
 }
 
 /// How a build is signed and where modules go.
@@ -35,6 +73,8 @@ pub struct BuildSettings {
     pub modules_dir: PathBuf,
     /// The compile cache.
     pub cache: aip_compile::CacheDirs,
+    /// Contract-test each module before it replaces the registered one.
+    pub contract_test: bool,
 }
 
 /// The version after `locked` for `bump`.
@@ -97,6 +137,7 @@ pub fn regenerate(
             breaking: report.breaking,
         });
     }
+    let staging = settings.modules_dir.join(".aip-regen-staging");
     let request = aip_pipeline::BuildRequest {
         spec: aip_ingest::SpecSource::File(project.resolve(&adapter.spec)),
         ingest: crate::state::ingest_options(project, adapter),
@@ -106,7 +147,9 @@ pub fn regenerate(
         version: version.clone(),
         key: settings.key.clone(),
         password: settings.password.clone(),
-        destination: aip_register::Destination::Flat(settings.modules_dir.clone()),
+        // Built beside the registered module, tested, then swapped in: a
+        // module that fails its contract test replaces nothing.
+        destination: aip_register::Destination::Flat(staging.clone()),
         generated_dir: Some(project.generated_dir(adapter)),
         resources: aip_register::Resources {
             cpu: "250m".into(),
@@ -120,6 +163,25 @@ pub fn regenerate(
         name: adapter.name.clone(),
         source: Box::new(e),
     })?;
+    let tested = if settings.contract_test {
+        observer.note(&format!(
+            "contract test: {} operations against a mock vendor",
+            current.api.operations.len()
+        ));
+        Some(contract_test(adapter, &built.dir, &current.api))
+    } else {
+        None
+    };
+    if let Some(Err(e)) = tested {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    let module_dir = settings.modules_dir.join(&adapter.name);
+    aip_register::move_into_place(&built.dir, &module_dir).map_err(|e| RegenError::Adapter {
+        name: adapter.name.clone(),
+        message: e.to_string(),
+    })?;
+    let _ = std::fs::remove_dir_all(&staging);
     // The pipeline wrote the sources it rendered from the spec as found on
     // disk; written again from `current`, they are exactly what the lock
     // records (the spec named as configured, wherever the checkout is).
@@ -146,7 +208,8 @@ pub fn regenerate(
             fingerprint: current.fingerprint.clone(),
             artifact_digest: built.manifest.artifact.digest.clone(),
         },
-        module_dir: built.dir,
+        module_dir,
+        tested: tested.and_then(Result::ok),
         bump,
         report,
     })

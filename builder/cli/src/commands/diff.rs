@@ -17,7 +17,8 @@ use crate::spec_args::SpecArgs;
 #[derive(Debug, Args)]
 pub struct Opts {
     /// The old spec: a file, a folder of .proto files, a descriptor set,
-    /// an http(s) URL or a grpc:// server.
+    /// an http(s) URL, a grpc:// server, or a locked contract
+    /// (aip-builder.lock.d/NAME.api.json).
     old: String,
     /// The new spec, in any of the same forms.
     new: String,
@@ -103,6 +104,17 @@ impl Opts {
     }
 
     fn ingest(&self, spec: &str, progress: &mut Progress) -> Result<aip_ir::Api, CliError> {
+        if spec.ends_with(".api.json") {
+            // A locked contract (`aip-builder.lock.d/NAME.api.json`): the
+            // spec as `regen` last built it.
+            let text = std::fs::read(spec)
+                .map_err(|e| user(anyhow::anyhow!("cannot read {spec}: {e}")))?;
+            return serde_json::from_slice(&text).map_err(|e| {
+                user(anyhow::anyhow!(
+                    "{spec} is not a locked contract written by `aip-builder regen`: {e}"
+                ))
+            });
+        }
         if Path::new(spec).join("manifest.yaml").is_file() {
             return Err(user(anyhow::anyhow!(
                 "not supported yet: diff of a module folder ({spec}): a module does not keep the spec it was built from; diff that spec"

@@ -24,6 +24,20 @@ pub struct Opts {
     /// Push each module it builds to the adapter's `registry`.
     #[arg(long, conflicts_with = "check")]
     push: bool,
+    /// Do not contract-test what it builds (`aip-builder test`: by
+    /// default a module that fails it is not registered).
+    #[arg(long, conflicts_with = "check")]
+    no_test: bool,
+    /// With --check: spec changes alone (each with its bump) do not fail
+    /// the gate, unless they break callers of an adapter whose
+    /// version_policy is "no-breaking" (the pull-request gate when the
+    /// main branch regenerates).
+    #[arg(long, requires = "check")]
+    allow_spec_changes: bool,
+    /// With --check: also write what changed for callers of each
+    /// out-of-date adapter, as Markdown, to FILE (a pull-request comment).
+    #[arg(long, value_name = "FILE", requires = "check")]
+    markdown: Option<PathBuf>,
     /// Only this adapter (repeatable; default: all).
     #[arg(long = "adapter", value_name = "NAME")]
     adapters: Vec<String>,
@@ -48,6 +62,7 @@ struct Row {
     version: Option<String>,
     reasons: Vec<String>,
     rebuilt: Option<(String, Option<aip_diff::Bump>, PathBuf)>,
+    tested: Option<usize>,
     pushed: Option<String>,
 }
 
@@ -76,6 +91,7 @@ impl Opts {
         let mut lock = Lock::read(&lock_path).map_err(user)?;
         let mut rows = Vec::new();
         let mut stale = 0;
+        let mut markdown = String::new();
         for adapter in &selected {
             let current = aip_regen::current(&project, adapter, &toolchain).map_err(regen_error)?;
             let reasons =
@@ -86,10 +102,16 @@ impl Opts {
                 version: lock.entries.get(&adapter.name).map(|e| e.version.clone()),
                 reasons: reasons.iter().map(Reason::to_string).collect(),
                 rebuilt: None,
+                tested: None,
                 pushed: None,
             };
             if !reasons.is_empty() {
-                stale += 1;
+                if !(self.allow_spec_changes && only_allowed_spec_changes(adapter, &reasons)) {
+                    stale += 1;
+                }
+                if self.markdown.is_some() {
+                    markdown.push_str(&drift_section(&project, adapter, &row, &current));
+                }
                 if !self.check {
                     self.rebuild(
                         &project,
@@ -120,6 +142,7 @@ impl Opts {
                     version: lock.entries.get(&name).map(|e| e.version.clone()),
                     reasons: vec!["in the lock, but no longer in aip-builder.toml".into()],
                     rebuilt: None,
+                    tested: None,
                     pushed: None,
                 });
                 if !self.check {
@@ -127,6 +150,25 @@ impl Opts {
                     lock.write(&lock_path).map_err(internal)?;
                 }
             }
+        }
+        if let Some(path) = &self.markdown {
+            let text = if markdown.is_empty() {
+                format!(
+                    "All {} adapter(s) are up to date with aip-builder.lock.\n",
+                    rows.len()
+                )
+            } else {
+                format!(
+                    "## Adapters out of date ({stale} of {})\n\n{markdown}",
+                    rows.len()
+                )
+            };
+            std::fs::write(path, text).map_err(|e| {
+                user(anyhow::anyhow!(
+                    "cannot write --markdown {}: {e}",
+                    path.display()
+                ))
+            })?;
         }
         self.print(&rows, &progress);
         if self.check && stale > 0 {
@@ -203,6 +245,7 @@ impl Opts {
                 .clone()
                 .unwrap_or_else(|| project.root.join("modules")),
             cache: aip_compile::CacheDirs::from_env(),
+            contract_test: !self.no_test,
         };
         let regenerated = aip_regen::regenerate(
             project,
@@ -219,6 +262,7 @@ impl Opts {
             regenerated.module_dir.clone(),
         ));
         row.version = Some(regenerated.entry.version.clone());
+        row.tested = regenerated.tested;
         lock.entries.insert(adapter.name.clone(), regenerated.entry);
         if self.push {
             let Some(registry) = &adapter.registry else {
@@ -274,6 +318,7 @@ impl Opts {
                             "bump": bump.map(|b| b.as_str()),
                             "module": dir,
                         })),
+                        "tested_operations": r.tested,
                         "pushed": r.pushed,
                     })).collect::<Vec<_>>(),
                     "seconds": progress.total_secs(),
@@ -298,6 +343,9 @@ impl Opts {
                             row.reasons.join("; ")
                         ),
                     }
+                    if let Some(tested) = row.tested.filter(|n| *n > 0) {
+                        crate::outln!("    contract test: {tested} operation(s) passed");
+                    }
                     if let Some(pushed) = &row.pushed {
                         crate::outln!("    pushed {pushed}");
                     }
@@ -305,6 +353,50 @@ impl Opts {
             }
         }
     }
+}
+
+/// Whether every reason is a spec change the gate allows: not one that
+/// breaks callers of a `no-breaking` adapter.
+fn only_allowed_spec_changes(adapter: &AdapterConfig, reasons: &[Reason]) -> bool {
+    reasons.iter().all(|r| match r {
+        Reason::SpecChanged { breaking, .. } => {
+            *breaking == 0 || adapter.version_policy != aip_regen::VersionPolicy::NoBreaking
+        }
+        _ => false,
+    })
+}
+
+/// One adapter's part of the --markdown report: why it is out of date and,
+/// when its spec changed, what changed for its callers.
+fn drift_section(
+    project: &Project,
+    adapter: &AdapterConfig,
+    row: &Row,
+    current: &aip_regen::Current,
+) -> String {
+    let mut out = format!(
+        "### {} {}\n\n{}\n",
+        adapter.name,
+        row.version.as_deref().unwrap_or("(new)"),
+        row.reasons
+            .iter()
+            .map(|r| format!("- {r}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let changed = row.version.is_some()
+        && row
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("the spec changed"));
+    if let (true, Some(old)) = (changed, aip_regen::locked_contract(project, adapter)) {
+        let report = aip_diff::diff(&old, &current.api);
+        let markdown = aip_diff::markdown(&report, &adapter.name);
+        // The section's heading is this adapter's.
+        out.push_str(markdown.split_once('\n').map_or("", |(_, rest)| rest));
+    }
+    out.push('\n');
+    out
 }
 
 /// `rustc -V` and aip-builder's version: what a lock entry's toolchain is.

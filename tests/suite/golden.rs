@@ -1,7 +1,9 @@
 //! Golden sources: generated/ is exactly what the specs in specs/index.txt
 //! render to, rendering is deterministic, and every generated crate compiles:
 //! WASM crates to a wasm32-wasip2 component that speaks the aip:adapter
-//! world, gRPC service crates to a static executable.
+//! world (and passes `aip-builder test`'s contract test: every operation
+//! against a mock vendor derived from its spec), gRPC service crates to a
+//! static executable.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +12,8 @@ use aip_ingest::{IngestOptions, SpecSource};
 use crate::service::ServiceProcess;
 use crate::support::{IndexedSpec, repo, snapshot, spec_index};
 
-fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
+/// The spec of an index line, ingested as `ci/generate` reads it.
+fn ingest(spec: &IndexedSpec) -> aip_ir::Api {
     let opts = IngestOptions {
         name: Some(spec.name.clone()),
         strict: spec.flags.iter().any(|f| f == "--strict"),
@@ -26,9 +29,13 @@ fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
     };
     // Rendered sources do not depend on where the spec was read from.
     let path = repo(&format!("specs/{}", spec.path));
-    let api = aip_ingest::ingest(SpecSource::File(path.clone()), &opts)
+    aip_ingest::ingest(SpecSource::File(path.clone()), &opts)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .api;
+        .api
+}
+
+fn render(spec: &IndexedSpec) -> BTreeMap<String, Vec<u8>> {
+    let api = ingest(spec);
     let target = match spec.target() {
         "grpc" => aip_render::Target::GrpcService,
         _ => aip_render::Target::WasmComponent,
@@ -224,7 +231,31 @@ fn generated_crates_compile_to_aip_adapter_components() {
             spec.name
         );
         assert!(compiled.crates.iter().any(|(n, _)| n == "serde_json"));
+        contract_test(&spec, &compiled.artifact);
     }
+}
+
+/// `aip-builder test`'s contract test on a golden component: every
+/// operation, called with an input synthesized from its schema, reaches a
+/// mock vendor derived from the spec that finds nothing wrong with the
+/// request, and the answer decodes against the output schema.
+fn contract_test(spec: &IndexedSpec, component: &[u8]) {
+    let report = aip_contract::test_component(&ingest(spec), component)
+        .unwrap_or_else(|e| panic!("{}: the contract test does not run: {e}", spec.name));
+    let failed: Vec<String> = report
+        .operations
+        .iter()
+        .filter(|o| !(o.accepted && o.decoded))
+        .map(|o| format!("{}: {}", o.operation, o.problem.as_deref().unwrap_or("failed")))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{}: {} of {} operations fail the contract test:\n{}",
+        spec.name,
+        failed.len(),
+        report.operations.len(),
+        failed.join("\n")
+    );
 }
 
 #[test]

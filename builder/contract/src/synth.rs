@@ -85,10 +85,20 @@ impl<'a> Synth<'a> {
                 return self.at(only, full, depth + 1);
             }
             let mut merged = Map::new();
+            let mut scalar = None;
             for member in all {
-                if let Value::Object(part) = self.at(member, full, depth + 1) {
-                    merged.extend(part);
+                match self.at(member, full, depth + 1) {
+                    Value::Object(part) => merged.extend(part),
+                    Value::Null => {}
+                    // A member that is not an object (`allOf: [oneOf of a
+                    // string or an object, {anyOf: [{}, null]}]`).
+                    other => scalar = scalar.or(Some(other)),
                 }
+            }
+            if let (Some(value), true) =
+                (scalar, merged.is_empty() && !obj.contains_key("properties"))
+            {
+                return value;
             }
             if let Value::Object(own) = self.object(obj, full, depth) {
                 merged.extend(own);
@@ -110,10 +120,13 @@ impl<'a> Synth<'a> {
         }
         for key in ["oneOf", "anyOf"] {
             if let Some(Value::Array(options)) = obj.get(key) {
+                // Each alternative applies with the rest of the schema
+                // (`properties` here, `anyOf: [{required: [a]}, {required:
+                // [b]}]`): synthesized from the two merged.
                 let candidates: Vec<Value> = options
                     .iter()
                     .filter(|o| o.get("type") != Some(&json!("null")))
-                    .map(|o| self.at(o, full, depth + 1))
+                    .map(|o| self.at(&merged_with(obj, key, self.resolve(o)), full, depth + 1))
                     .collect();
                 // The first alternative's value that the whole schema takes
                 // (for oneOf: that no other alternative also matches).
@@ -129,17 +142,7 @@ impl<'a> Synth<'a> {
         }
         match first_type(obj).as_deref() {
             Some("object") => self.object(obj, full, depth),
-            Some("array") => {
-                let item = obj.get("items").map_or(json!("x"), |items| {
-                    self.at(items, full.saturating_sub(1), depth + 1)
-                });
-                let count = obj
-                    .get("minItems")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1)
-                    .max(1);
-                Value::Array(vec![item; usize::try_from(count.min(8)).unwrap_or(1)])
-            }
+            Some("array") => self.array(obj, full, depth),
             Some("integer") => json!(number_within(obj, 1.0) as i64),
             Some("number") => json!(number_within(obj, 1.5)),
             Some("boolean") => json!(true),
@@ -148,6 +151,37 @@ impl<'a> Synth<'a> {
             _ if obj.contains_key("properties") => self.object(obj, full, depth),
             _ => json!("x"),
         }
+    }
+
+    /// An array: the tuple's items (`prefixItems`, or draft-4 `items` as a
+    /// list), else `minItems` (at least one) of `items`, distinct when
+    /// `uniqueItems` asks.
+    fn array(&self, obj: &Map<String, Value>, full: usize, depth: usize) -> Value {
+        let tuple = obj
+            .get("prefixItems")
+            .or_else(|| obj.get("items").filter(|i| i.is_array()))
+            .and_then(Value::as_array);
+        if let Some(tuple) = tuple {
+            return Value::Array(tuple.iter().map(|s| self.at(s, 0, depth + 1)).collect());
+        }
+        let item = obj.get("items").map_or(json!("x"), |items| {
+            self.at(items, full.saturating_sub(1), depth + 1)
+        });
+        let count = obj
+            .get("minItems")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .clamp(1, 8);
+        let unique = obj.get("uniqueItems") == Some(&Value::Bool(true));
+        Value::Array(
+            (0..count)
+                .map(|i| match (&item, unique && i > 0) {
+                    (Value::String(text), true) => json!(format!("{text}{i}")),
+                    (Value::Number(n), true) => json!(n.as_f64().unwrap_or(0.0) as i64 + i as i64),
+                    (other, _) => other.clone(),
+                })
+                .collect(),
+        )
     }
 
     /// A validator for `schema` with the named schemas beside it.
@@ -183,8 +217,79 @@ impl<'a> Synth<'a> {
                 out.insert(name.to_string(), json!("x"));
             }
         }
+        // Not enough properties for `minProperties`: entries of the map
+        // `additionalProperties` describes, named as `propertyNames` allows.
+        let wanted = obj
+            .get("minProperties")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if let Some(values @ Value::Object(_)) = obj.get("additionalProperties") {
+            let names: Vec<String> = obj
+                .get("propertyNames")
+                .and_then(|p| p.get("enum"))
+                .and_then(Value::as_array)
+                .map(|e| {
+                    e.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_else(|| (1..=8).map(|i| format!("k{i}")).collect());
+            for name in names {
+                if out.len() as u64 >= wanted {
+                    break;
+                }
+                out.entry(name)
+                    .or_insert_with(|| self.at(values, 0, depth + 1));
+            }
+        }
         Value::Object(out)
     }
+}
+
+/// The schema `obj` without its `key` (`anyOf`/`oneOf`) list, with one
+/// alternative's keywords added: `required` and `properties` merged, the
+/// alternative's other keywords where `obj` has none.
+fn merged_with(obj: &Map<String, Value>, key: &str, option: &Value) -> Value {
+    let mut merged = obj.clone();
+    merged.remove(key);
+    // Annotations of the whole do not fit one alternative.
+    for annotation in ["example", "examples", "default", "const", "enum"] {
+        merged.remove(annotation);
+    }
+    let Some(option) = option.as_object() else {
+        return Value::Object(merged);
+    };
+    if !["properties", "type", "required"]
+        .iter()
+        .any(|k| obj.contains_key(*k))
+    {
+        // Nothing beside the list but annotations: the alternative alone.
+        return Value::Object(option.clone());
+    }
+    for (k, v) in option {
+        match (k.as_str(), merged.get_mut(k)) {
+            ("required", Some(Value::Array(mine))) => {
+                for name in v.as_array().into_iter().flatten() {
+                    if !mine.contains(name) {
+                        mine.push(name.clone());
+                    }
+                }
+            }
+            ("properties", Some(Value::Object(mine))) => {
+                if let Value::Object(theirs) = v {
+                    for (name, schema) in theirs {
+                        mine.entry(name.clone()).or_insert_with(|| schema.clone());
+                    }
+                }
+            }
+            (_, Some(_)) => {}
+            (_, None) => {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Value::Object(merged)
 }
 
 fn required_names(obj: &Map<String, Value>) -> Vec<String> {

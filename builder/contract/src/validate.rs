@@ -57,8 +57,12 @@ impl Request {
 /// What the mock made of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
-    /// The operation whose method and path it matched.
+    /// The operation whose method and path it matched (of several with the
+    /// same method and path, the first the request satisfies).
     pub operation: Option<String>,
+    /// Every operation with that method and path (specs declare the same
+    /// endpoint twice, told apart by a header or a parameter).
+    pub endpoint_of: Vec<String>,
     /// What it gets wrong (empty: accepted).
     pub problems: Vec<String>,
 }
@@ -154,17 +158,39 @@ fn literal_len(template: &str) -> usize {
         .count()
 }
 
-/// The operation `request` is for: same method, matching path; a literal
-/// segment beats a variable.
-fn operation_for<'a>(
+/// The operations `request` may be for: same method, matching path, the
+/// most literal template (a literal segment beats a variable); several
+/// when the spec declares the same endpoint more than once.
+fn operations_for<'a>(
     api: &'a Api,
     request: &Request,
-) -> Option<(&'a Operation, BTreeMap<String, String>)> {
-    api.operations
+) -> Vec<(&'a Operation, BTreeMap<String, String>)> {
+    let matched: Vec<(&Operation, BTreeMap<String, String>)> = api
+        .operations
         .iter()
         .filter(|op| op.method.as_str() == request.method)
-        .filter_map(|op| Some((op, match_path(&op.path, &request.path)?)))
-        .max_by_key(|(op, _)| literal_len(&op.path))
+        .filter_map(|op| {
+            // A template may carry a query (`/responses/{id}?beta=true`):
+            // each of its pairs must be in the request.
+            let (path, query) = op.path.split_once('?').unwrap_or((&op.path, ""));
+            let sent = request.query_pairs();
+            let pairs_sent = query.split('&').filter(|p| !p.is_empty()).all(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                sent.iter().any(|(sk, sv)| sk == k && sv == v)
+            });
+            pairs_sent.then_some(())?;
+            Some((op, match_path(path, &request.path)?))
+        })
+        .collect();
+    let best = matched
+        .iter()
+        .map(|(op, _)| literal_len(&op.path))
+        .max()
+        .unwrap_or(0);
+    matched
+        .into_iter()
+        .filter(|(op, _)| literal_len(&op.path) == best)
+        .collect()
 }
 
 /// Whether `text` is a value of `schema`'s scalar type (objects and
@@ -198,23 +224,39 @@ fn scalar_fits(schema: &Value, defs: &BTreeMap<String, Value>, text: &str) -> bo
 /// Judges `request` against `api`; `credentials` are the values the test
 /// gave the module, by security scheme.
 pub fn judge(api: &Api, request: &Request, credentials: &BTreeMap<String, String>) -> Verdict {
-    let Some((op, vars)) = operation_for(api, request) else {
+    let candidates = operations_for(api, request);
+    if candidates.is_empty() {
         return Verdict {
             operation: None,
+            endpoint_of: Vec::new(),
             problems: vec![format!(
                 "{} {} is no operation of the spec",
                 request.method, request.path
             )],
         };
-    };
-    let mut problems = Vec::new();
-    parameters(api, op, request, &vars, &mut problems);
-    security(api, op, request, credentials, &mut problems);
-    body(api, op, request, &mut problems);
-    Verdict {
-        operation: Some(op.id.clone()),
-        problems,
     }
+    let endpoint_of: Vec<String> = candidates.iter().map(|(op, _)| op.id.clone()).collect();
+    let mut first: Option<Verdict> = None;
+    for (op, vars) in &candidates {
+        let mut problems = Vec::new();
+        parameters(api, op, request, vars, &mut problems);
+        security(api, op, request, credentials, &mut problems);
+        body(api, op, request, &mut problems);
+        let verdict = Verdict {
+            operation: Some(op.id.clone()),
+            endpoint_of: endpoint_of.clone(),
+            problems,
+        };
+        if verdict.problems.is_empty() {
+            return verdict;
+        }
+        first.get_or_insert(verdict);
+    }
+    first.unwrap_or(Verdict {
+        operation: None,
+        endpoint_of,
+        problems: Vec::new(),
+    })
 }
 
 fn parameters(
@@ -376,15 +418,24 @@ fn body(api: &Api, op: &Operation, request: &Request, problems: &mut Vec<String>
 }
 
 /// `schema` with the named schemas beside it, every `oneOf` read as
-/// `anyOf`: published specs give alternatives that overlap (two objects of
-/// optional properties), which no value can satisfy strictly; the
-/// adapter is not at fault for that.
+/// `anyOf` and every empty `enum` dropped: published specs give
+/// alternatives that overlap (two objects of optional properties) and
+/// enums of nothing, which no value can satisfy strictly; the adapter is
+/// not at fault for that.
 pub fn lenient(schema: &Value, defs: &BTreeMap<String, Value>) -> Value {
     fn any_of(value: &mut Value) {
         match value {
             Value::Object(obj) => {
                 if let Some(options) = obj.remove("oneOf") {
                     obj.insert("anyOf".into(), options);
+                }
+                // `enum: []` admits nothing: a spec's slip (Discord's).
+                if obj
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .is_some_and(Vec::is_empty)
+                {
+                    obj.remove("enum");
                 }
                 obj.values_mut().for_each(any_of);
             }

@@ -439,6 +439,41 @@ pub struct RequestBody {
     pub contents: Vec<MediaType>,
 }
 
+impl RequestBody {
+    /// The media type the adapter sends the body as: JSON first, then
+    /// forms, then multipart, then text, then anything else as bytes (see
+    /// [`media_type_rank`]); on a tie, the spec's order.
+    pub fn sent_media_type(&self) -> Option<&MediaType> {
+        self.contents
+            .iter()
+            .filter_map(|m| Some((media_type_rank(&m.media_type)?, m)))
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, m)| m)
+    }
+}
+
+/// Where a media type ranks when the adapter picks how to send a body:
+/// 0 JSON (`application/json`, `+json`), 1 `application/x-www-form-urlencoded`,
+/// 2 `multipart/form-data`, 3 `text/*`, 4 any other concrete type (bytes);
+/// `None` for wildcards and empty types.
+pub fn media_type_rank(media_type: &str) -> Option<u8> {
+    let t = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match t.as_str() {
+        "application/json" => Some(0),
+        _ if t.ends_with("+json") => Some(0),
+        "application/x-www-form-urlencoded" => Some(1),
+        "multipart/form-data" => Some(2),
+        _ if t.starts_with("text/") => Some(3),
+        _ if !t.is_empty() && !t.contains('*') => Some(4),
+        _ => None,
+    }
+}
+
 /// One media type of a body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaType {

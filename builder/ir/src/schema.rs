@@ -53,11 +53,15 @@ pub fn input_schema_root(op: &Operation) -> Value {
             required.push(Value::String(param.input_key.clone()));
         }
     }
-    if let Some(body) = &op.request_body {
+    // A body the spec gives no media type for cannot be sent.
+    if let Some(body) = op.request_body.as_ref().filter(|b| !b.contents.is_empty()) {
+        // The schema of the media type the adapter sends (bodies of several
+        // media types may differ: OpenAI's image edits take a file as
+        // multipart and a reference as JSON).
         let schema = body
-            .contents
-            .iter()
-            .find_map(|m| m.schema.clone())
+            .sent_media_type()
+            .and_then(|m| m.schema.clone())
+            .or_else(|| body.contents.iter().find_map(|m| m.schema.clone()))
             .unwrap_or_else(|| json!({}));
         properties.insert("body".into(), schema);
         if body.required {

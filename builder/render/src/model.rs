@@ -193,44 +193,33 @@ fn operation_model(api: &Api, op: &Operation, scope: &mut IdentScope) -> Operati
     }
 }
 
-/// A media-type predicate and the `Encoding` variant it selects.
-type MediaTypeRule = (fn(&str) -> bool, Encoding);
-
-/// Picks the media type the adapter sends: JSON first, then forms, then
-/// text, then anything else as bytes.
+/// Picks the media type the adapter sends (the IR's ranking,
+/// [`aip_ir::media_type_rank`]: JSON first, then forms, then text, then
+/// anything else as bytes) and how it is encoded.
 pub fn choose_media_type<'a>(
     types: impl Iterator<Item = &'a str> + Clone,
 ) -> Option<(String, Encoding)> {
-    let base = |t: &str| {
-        t.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    };
-    let ranked: [MediaTypeRule; 5] = [
-        (
-            |t| t == "application/json" || t.ends_with("+json"),
-            Encoding::Json,
-        ),
-        (
-            |t| t == "application/x-www-form-urlencoded",
-            Encoding::FormUrlEncoded,
-        ),
-        (|t| t == "multipart/form-data", Encoding::Multipart),
-        (|t| t.starts_with("text/"), Encoding::Text),
-        (|t| !t.is_empty() && !t.contains('*'), Encoding::Binary),
-    ];
-    for (matches, encoding) in ranked {
-        if let Some(t) = types.clone().find(|t| matches(&base(t))) {
-            return Some((t.to_string(), encoding));
-        }
-    }
-    // Only wildcards (`*/*`, `application/*`): send JSON.
-    types
+    let chosen = types
         .clone()
-        .next()
-        .map(|_| ("application/json".to_string(), Encoding::Json))
+        .filter_map(|t| Some((aip_ir::media_type_rank(t)?, t)))
+        .min_by_key(|(rank, _)| *rank);
+    match chosen {
+        Some((rank, t)) => Some((
+            t.to_string(),
+            match rank {
+                0 => Encoding::Json,
+                1 => Encoding::FormUrlEncoded,
+                2 => Encoding::Multipart,
+                3 => Encoding::Text,
+                _ => Encoding::Binary,
+            },
+        )),
+        // Only wildcards (`*/*`, `application/*`): send JSON.
+        None => types
+            .clone()
+            .next()
+            .map(|_| ("application/json".to_string(), Encoding::Json)),
+    }
 }
 
 /// The `Kind` variant for a parameter schema.

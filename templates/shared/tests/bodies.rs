@@ -265,3 +265,32 @@ fn a_parameter_named_body_is_a_parameter_when_there_is_no_body() {
     );
     assert_eq!(request.body, None);
 }
+
+#[test]
+fn query_parameters_join_a_query_the_path_already_has() {
+    let op = operation(
+        vec![param(
+            "include",
+            Location::Query,
+            Style::Form,
+            true,
+            Kind::String,
+        )],
+        None,
+        &[],
+    );
+    let op = aip_adapter_runtime::spec::Operation {
+        id: op.id,
+        method: op.method,
+        path: "/responses/1?beta=true",
+        params: op.params,
+        body: None,
+        security: op.security,
+        rpc: None,
+    };
+    let request = build_with(&op, &[], r#"{"include":"usage"}"#, &[]).expect("builds");
+    assert_eq!(
+        request.path_and_query,
+        "/v1/responses/1?beta=true&include=usage"
+    );
+}

@@ -174,7 +174,13 @@ pub fn build(
         path_and_query.push('/');
     }
     if !query.is_empty() {
-        path_and_query.push('?');
+        // A spec's path may carry a query of its own (OpenAI's
+        // `/responses/{response_id}?beta=true`): the parameters join it.
+        path_and_query.push(if path_and_query.contains('?') {
+            '&'
+        } else {
+            '?'
+        });
         let encoded: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         path_and_query.push_str(&encoded.join("&"));
     }

@@ -246,7 +246,13 @@ fn contract_test(spec: &IndexedSpec, component: &[u8]) {
         .operations
         .iter()
         .filter(|o| !(o.accepted && o.decoded))
-        .map(|o| format!("{}: {}", o.operation, o.problem.as_deref().unwrap_or("failed")))
+        .map(|o| {
+            format!(
+                "{}: {}",
+                o.operation,
+                o.problem.as_deref().unwrap_or("failed")
+            )
+        })
         .collect();
     assert!(
         failed.is_empty(),

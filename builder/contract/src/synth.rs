@@ -52,11 +52,12 @@ impl<'a> Synth<'a> {
         // An example or default only when it is of the schema's type:
         // published specs give `default: "100"` for integers and JSON
         // objects as example strings.
-        // A typed schema judges by its type; an untyped one (an `allOf`
-        // wrapper with a default) by the whole schema.
+        // A typed scalar judges by its type; objects, arrays and untyped
+        // schemas (an `allOf` wrapper with a default) by the whole schema:
+        // OpenAI's object examples leave out required properties.
         let fits = |value: &&Value| {
             fits_type(obj, value)
-                && (obj.contains_key("type")
+                && ((obj.contains_key("type") && !value.is_object() && !value.is_array())
                     || self.with_defs(schema).is_none_or(|v| v.is_valid(value)))
         };
         for key in ["const", "example", "default"] {

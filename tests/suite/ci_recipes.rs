@@ -11,19 +11,6 @@ use serde_yaml_ng::Value;
 
 use crate::support::{PASSWORD, Steps, aip, repo, text};
 
-const PETS: &str = "openapi: 3.0.3
-info: {title: Pets, version: '1'}
-servers: [{url: 'https://pets.example.com/v1'}]
-paths:
-  /pets/{petId}:
-    get:
-      operationId: getPet
-      parameters:
-        - {name: petId, in: path, required: true, schema: {type: integer}}
-      responses:
-        '200': {description: ok, content: {application/json: {schema: {type: object, properties: {id: {type: integer}, name: {type: string}}}}}}
-";
-
 /// Steps the test does not run, and why.
 fn skipped(name: &str, script: &str) -> Option<&'static str> {
     if name == "Install aip-builder" || script.starts_with("cargo install") {
@@ -188,7 +175,7 @@ fn the_ci_recipes_gate_pull_requests_and_release_from_main() {
         ],
     };
     std::fs::create_dir(dir.join("specs")).expect("mkdir");
-    std::fs::write(dir.join("specs/pets.yaml"), PETS).expect("write");
+    std::fs::write(dir.join("specs/pets.yaml"), crate::support::PETS_SPEC).expect("write");
     std::fs::write(
         dir.join("aip-builder.toml"),
         format!("[[adapter]]\nname = \"pets\"\nspec = \"specs/pets.yaml\"\nregistry = \"{host}/team/pets\"\n"),

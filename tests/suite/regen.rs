@@ -9,19 +9,6 @@ use std::path::Path;
 
 use crate::support::{Steps, aip, text};
 
-const PETS: &str = "openapi: 3.0.3
-info: {title: Pets, version: '1'}
-servers: [{url: 'https://pets.example.com/v1'}]
-paths:
-  /pets/{petId}:
-    get:
-      operationId: getPet
-      parameters:
-        - {name: petId, in: path, required: true, schema: {type: integer}}
-      responses:
-        '200': {description: ok, content: {application/json: {schema: {type: object, properties: {id: {type: integer}, name: {type: string}}}}}}
-";
-
 const NOTES: &str = "openapi: 3.0.3
 info: {title: Notes, version: '1'}
 servers: [{url: 'https://notes.example.com/v1'}]
@@ -68,7 +55,7 @@ fn regen_rebuilds_exactly_what_changed_with_the_version_the_diff_asks_for() {
     let dir = tempfile::tempdir().expect("tempdir");
     let project = dir.path();
     std::fs::create_dir(project.join("specs")).expect("mkdir");
-    std::fs::write(project.join("specs/pets.yaml"), PETS).expect("write");
+    std::fs::write(project.join("specs/pets.yaml"), crate::support::PETS_SPEC).expect("write");
     std::fs::write(project.join("specs/notes.yaml"), NOTES).expect("write");
     std::fs::write(
         project.join("aip-builder.toml"),

@@ -7,6 +7,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// A one-operation spec the regen and CI-recipe tests edit: a compatible
+/// change adds a query parameter, a breaking one retypes `name`.
+pub const PETS_SPEC: &str = "openapi: 3.0.3
+info: {title: Pets, version: '1'}
+servers: [{url: 'https://pets.example.com/v1'}]
+paths:
+  /pets/{petId}:
+    get:
+      operationId: getPet
+      parameters:
+        - {name: petId, in: path, required: true, schema: {type: integer}}
+      responses:
+        '200': {description: ok, content: {application/json: {schema: {type: object, properties: {id: {type: integer}, name: {type: string}}}}}}
+";
+
 /// The password of the test signing key.
 pub const PASSWORD: &str = "test-password";
 

@@ -84,16 +84,29 @@ pub fn register_at(target: &Path, module: &StagedModule) -> Result<PathBuf, Regi
 /// replacing what is there (the old folder is swapped out, then removed).
 /// Both must be on one filesystem.
 pub fn move_into_place(staged: &Path, target: &Path) -> Result<(), RegisterError> {
-    if target.exists() {
-        // Swap old and new in one step, so `modules/<name>` always holds a
-        // complete module; then drop the old one.
-        swap(staged, target).map_err(|e| RegisterError::io("swap into place", target, e))?;
-        std::fs::remove_dir_all(staged).map_err(|e| RegisterError::io("remove", staged, e))?;
-    } else {
-        std::fs::rename(staged, target)
-            .map_err(|e| RegisterError::io("move into place", target, e))?;
+    if !target.exists() {
+        match std::fs::rename(staged, target) {
+            Ok(()) => return Ok(()),
+            // Another registration of the same version created it between
+            // the check and the rename: replace that one, as below.
+            Err(e) if target_appeared(&e) => {}
+            Err(e) => return Err(RegisterError::io("move into place", target, e)),
+        }
     }
+    // Swap old and new in one step, so `modules/<name>` always holds a
+    // complete module; then drop the old one.
+    swap(staged, target).map_err(|e| RegisterError::io("swap into place", target, e))?;
+    std::fs::remove_dir_all(staged).map_err(|e| RegisterError::io("remove", staged, e))?;
     Ok(())
+}
+
+/// Whether a rename failed because its target folder exists (and is not
+/// empty).
+fn target_appeared(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists
+    )
 }
 
 /// Exchanges two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`).
@@ -210,6 +223,21 @@ mod tests {
             vec!["m".to_string()],
             "no staging or old folders remain"
         );
+    }
+
+    #[test]
+    fn a_target_that_appears_before_the_rename_is_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (staged, target) = (dir.path().join("staged"), dir.path().join("target"));
+        for (folder, file) in [(&staged, "new"), (&target, "old")] {
+            std::fs::create_dir(folder).expect("mkdir");
+            std::fs::write(folder.join(file), b"x").expect("write");
+        }
+        let raced = std::fs::rename(&staged, &target).expect_err("the target exists");
+        assert!(target_appeared(&raced), "{raced:?}");
+        move_into_place(&staged, &target).expect("replaces it");
+        assert!(target.join("new").exists() && !target.join("old").exists());
+        assert!(!staged.exists());
     }
 
     #[test]

@@ -242,6 +242,11 @@ fn generated_crates_compile_to_aip_adapter_components() {
 fn contract_test(spec: &IndexedSpec, component: &[u8]) {
     let report = aip_contract::test_component(&ingest(spec), component)
         .unwrap_or_else(|e| panic!("{}: the contract test does not run: {e}", spec.name));
+    assert_passed(spec, &report);
+}
+
+/// Every operation passed; else the failures, each named.
+fn assert_passed(spec: &IndexedSpec, report: &aip_contract::Report) {
     let failed: Vec<String> = report
         .operations
         .iter()
@@ -262,6 +267,80 @@ fn contract_test(spec: &IndexedSpec, component: &[u8]) {
         report.operations.len(),
         failed.join("\n")
     );
+}
+
+/// The contract test catches a runtime template gone wrong: gotify's
+/// adapter built from a request template that puts header credentials in
+/// the query fails, naming each operation that takes one and the
+/// misplaced credential, while the operations that need none still pass.
+#[test]
+fn generated_crate_from_an_altered_template_fails_the_contract_test_naming_operations() {
+    let spec = spec_index()
+        .into_iter()
+        .find(|s| s.name == "gotify" && s.target() == "wasm")
+        .expect("gotify in the index");
+    let mut files = snapshot(&repo(&spec.generated_dir()));
+    let template = std::fs::read_to_string(repo("templates/shared/src/runtime/request.rs"))
+        .expect("the request template");
+    assert_eq!(
+        files.get("src/runtime/request.rs").map(Vec::as_slice),
+        Some(template.as_bytes()),
+        "the adapter's request code is the template, verbatim"
+    );
+    let right = "SchemeKind::Header(name) => headers.push((name.to_string(), value.to_string())),";
+    let wrong =
+        "SchemeKind::Header(name) => query.push((encode(name, false), encode(value, false))),";
+    assert_eq!(template.matches(right).count(), 1, "{right}");
+    files.insert(
+        "src/runtime/request.rs".into(),
+        template.replace(right, wrong).into_bytes(),
+    );
+    let compiled = aip_compile::compile(
+        &files,
+        aip_compile::CompileTarget::WasmComponent,
+        aip_compile::BuildOptions {
+            cache: aip_compile::CacheDirs::from_env(),
+            progress: &mut |_| {},
+            use_cache: false,
+            cancel: None,
+        },
+    )
+    .expect("the altered adapter compiles");
+    let api = ingest(&spec);
+    let report =
+        aip_contract::test_component(&api, &compiled.artifact).expect("the contract test runs");
+    assert!(!report.passed());
+    for op in &api.operations {
+        let result = report
+            .operations
+            .iter()
+            .find(|r| r.operation == op.id)
+            .unwrap_or_else(|| panic!("{} is reported", op.id));
+        // The adapter applies the first alternative it has credentials
+        // for: the test gives it all of them.
+        let header_key_first = op.security.first().is_some_and(|alternative| {
+            alternative.iter().all(|scheme| {
+                matches!(
+                    api.security_schemes.get(scheme),
+                    Some(aip_ir::SecurityScheme::ApiKey {
+                        location: aip_ir::ApiKeyLocation::Header,
+                        ..
+                    })
+                )
+            })
+        });
+        if !header_key_first {
+            assert!(result.accepted && result.decoded, "{result:?}");
+            continue;
+        }
+        let problem = result.problem.as_deref().unwrap_or_default();
+        assert!(!result.accepted, "{result:?}");
+        assert!(
+            problem.contains("credential") && problem.contains("header"),
+            "{}: {problem}",
+            op.id
+        );
+    }
 }
 
 #[test]
@@ -327,6 +406,10 @@ fn generated_service_crates_compile_to_static_services_that_answer_describe() {
         );
         assert_eq!(service.health(), "SERVING", "{}", spec.name);
         assert!(compiled.crates.iter().any(|(n, _)| n == "tonic"));
+        drop(service);
+        let report = aip_contract::test_service(&ingest(&spec), &compiled.artifact)
+            .unwrap_or_else(|e| panic!("{}: the contract test does not run: {e}", spec.name));
+        assert_passed(&spec, &report);
     }
 }
 

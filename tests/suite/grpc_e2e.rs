@@ -206,6 +206,39 @@ fn grpc_vendors_are_called_for_every_method_kind() {
     let json: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["error"]["kind"], "vendor");
 
+    steps.enter("`aip-builder test`: every method against a mock gRPC vendor from the descriptors");
+    let spec = repo("tests/fixtures/proto/aiptest/echo/v1/echo.proto")
+        .display()
+        .to_string();
+    let out = aip(
+        work.path(),
+        &[
+            "test",
+            "modules/echo",
+            "--spec",
+            &spec,
+            "--proto-path",
+            &proto_root,
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["failed"], 0, "{report}");
+    let tested: Vec<&str> = report["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .filter(|o| o["accepted"] == true && o["decoded"] == true)
+        .filter_map(|o| o["operation"].as_str())
+        .collect();
+    assert_eq!(
+        tested.len(),
+        5,
+        "every method kind, Fail included: {report}"
+    );
+
     steps.enter("SIGTERM stops it cleanly");
     let (status, log) = service.terminate();
     assert!(status.success(), "{status:?}");

@@ -98,7 +98,17 @@ fn message_schemas_follow_the_proto3_json_mapping() {
         request["properties"]["rawInputContents"]["items"]["contentEncoding"],
         "base64"
     );
-    let param = &defs["inference.InferParameter"]["properties"];
+    let param_def = &defs["inference.InferParameter"];
+    assert_eq!(
+        param_def["dependentSchemas"]["boolParam"]["properties"]["stringParam"],
+        json!(false),
+        "a oneof takes at most one of its fields"
+    );
+    assert!(
+        request.get("dependentSchemas").is_none(),
+        "no oneof, no exclusions"
+    );
+    let param = &param_def["properties"];
     assert_eq!(
         param["int64Param"]["type"],
         json!(["string", "integer"]),

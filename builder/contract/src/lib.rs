@@ -11,8 +11,16 @@
 //! schema). It catches what no generator checks: operations dropped or
 //! sent to the wrong endpoint, credentials in the wrong place, parameters
 //! serialized against their style, bodies that do not fit their schema.
+//!
+//! A gRPC vendor's module meets a mock gRPC server built from the spec's
+//! descriptor set (`grpc_mock.rs`): it judges the method, the request
+//! messages against their type and the credentials in the metadata, and
+//! answers with messages synthesized from the descriptors
+//! (`proto_synth.rs`).
 
+mod grpc_mock;
 mod mock;
+mod proto_synth;
 mod synth;
 mod validate;
 
@@ -24,6 +32,7 @@ use aip_ir::{Api, SecurityScheme};
 use serde::Serialize;
 use serde_json::Value;
 
+pub use grpc_mock::GrpcMockVendor;
 pub use mock::MockVendor;
 pub use synth::Synth;
 pub use validate::{Request, Verdict, judge};
@@ -40,6 +49,9 @@ pub enum ContractError {
     /// The mock vendor cannot start.
     #[error("cannot start the mock vendor: {0}")]
     Mock(std::io::Error),
+    /// The spec cannot be mocked.
+    #[error("cannot mock the vendor: {0}")]
+    Spec(String),
     /// A kind of module not tested yet.
     #[error("not supported yet: {0}")]
     NotSupported(String),
@@ -100,17 +112,8 @@ impl Running {
         mock: &str,
         credentials: &BTreeMap<String, String>,
     ) -> Result<Running, ContractError> {
-        let pairs: Vec<(String, String)> = credentials
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
         if module.manifest.runtime.kind == aip_register::Runtime::GRPC {
-            let service = aip_host::service::ServiceProcess::start(
-                &module.payload,
-                &[("AIP_VENDOR_URL", mock)],
-            )
-            .map_err(|e| ContractError::Run(e.to_string()))?;
-            return Ok(Running::Service(service, pairs));
+            return Running::service(&module.payload, mock, credentials);
         }
         Running::wasm(
             &module.payload,
@@ -123,6 +126,22 @@ impl Running {
             mock,
             credentials,
         )
+    }
+
+    /// A service executable started with the mock as its vendor.
+    fn service(
+        executable: &[u8],
+        mock: &str,
+        credentials: &BTreeMap<String, String>,
+    ) -> Result<Running, ContractError> {
+        let service =
+            aip_host::service::ServiceProcess::start(executable, &[("AIP_VENDOR_URL", mock)])
+                .map_err(|e| ContractError::Run(e.to_string()))?;
+        let pairs = credentials
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Running::Service(service, pairs))
     }
 
     /// A component instantiated with `net` and the mock as its allowed
@@ -180,38 +199,76 @@ impl Running {
 /// Runs the contract test of the module in `module_dir` against `api`
 /// (the spec it was built from).
 pub fn test_module(module_dir: &Path, api: &Api) -> Result<Report, ContractError> {
-    refuse_grpc_vendors(api)?;
     let module = aip_register::open_module(module_dir)?;
     let api = Arc::new(api.clone());
     let credentials = test_credentials(&api);
-    let mock = MockVendor::start(api.clone(), credentials.clone())?;
-    let running = Running::start(&module, mock.url(), &credentials)?;
-    run(&api, &mock, running)
+    let vendor = Vendor::start(&api, &credentials)?;
+    let running = Running::start(&module, vendor.url(), &credentials)?;
+    run(&api, &vendor, running)
 }
 
 /// Runs the contract test of a compiled component (not yet a module:
 /// the golden tests' crates) against `api`.
 pub fn test_component(api: &Api, component: &[u8]) -> Result<Report, ContractError> {
-    refuse_grpc_vendors(api)?;
-    let api = Arc::new(api.clone());
-    let credentials = test_credentials(&api);
-    let mock = MockVendor::start(api.clone(), credentials.clone())?;
-    let running = Running::wasm(component, Vec::new(), 256 << 20, mock.url(), &credentials)?;
-    run(&api, &mock, running)
-}
-
-fn refuse_grpc_vendors(api: &Api) -> Result<(), ContractError> {
     if api.protocol == aip_ir::Protocol::Grpc {
         return Err(ContractError::NotSupported(
-            "contract tests of gRPC vendors' modules (a mock gRPC server from the descriptors is not built)".into(),
+            "a WASM component for a gRPC vendor (build it with --target grpc)".into(),
         ));
     }
-    Ok(())
+    let api = Arc::new(api.clone());
+    let credentials = test_credentials(&api);
+    let vendor = Vendor::start(&api, &credentials)?;
+    let running = Running::wasm(component, Vec::new(), 256 << 20, vendor.url(), &credentials)?;
+    run(&api, &vendor, running)
+}
+
+/// Runs the contract test of a compiled gRPC service executable (not yet
+/// a module: the golden tests' crates) against `api`.
+pub fn test_service(api: &Api, executable: &[u8]) -> Result<Report, ContractError> {
+    let api = Arc::new(api.clone());
+    let credentials = test_credentials(&api);
+    let vendor = Vendor::start(&api, &credentials)?;
+    let running = Running::service(executable, vendor.url(), &credentials)?;
+    run(&api, &vendor, running)
+}
+
+/// The mock vendor of a REST or gRPC API.
+enum Vendor {
+    Rest(MockVendor),
+    Grpc(GrpcMockVendor),
+}
+
+impl Vendor {
+    fn start(
+        api: &Arc<Api>,
+        credentials: &BTreeMap<String, String>,
+    ) -> Result<Vendor, ContractError> {
+        Ok(match api.protocol {
+            aip_ir::Protocol::Grpc => {
+                Vendor::Grpc(GrpcMockVendor::start(api.clone(), credentials.clone())?)
+            }
+            _ => Vendor::Rest(MockVendor::start(api.clone(), credentials.clone())?),
+        })
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Vendor::Rest(mock) => mock.url(),
+            Vendor::Grpc(mock) => mock.url(),
+        }
+    }
+
+    fn take(&self) -> Vec<Verdict> {
+        match self {
+            Vendor::Rest(mock) => mock.take(),
+            Vendor::Grpc(mock) => mock.take(),
+        }
+    }
 }
 
 /// Invokes every operation of `api` on `running`, judging each by what
 /// `mock` saw.
-fn run(api: &Api, mock: &MockVendor, mut running: Running) -> Result<Report, ContractError> {
+fn run(api: &Api, mock: &Vendor, mut running: Running) -> Result<Report, ContractError> {
     let synth = Synth::new(&api.schemas);
     let mut operations = Vec::new();
     for op in &api.operations {

@@ -24,10 +24,8 @@ struct Shared {
 
 /// A running mock vendor; stops when dropped.
 pub struct MockVendor {
-    url: String,
+    server: LoopbackServer,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl MockVendor {
@@ -36,6 +34,51 @@ impl MockVendor {
         api: Arc<Api>,
         credentials: BTreeMap<String, String>,
     ) -> Result<MockVendor, ContractError> {
+        let shared = Arc::new(Shared {
+            api,
+            credentials,
+            seen: Mutex::new(Vec::new()),
+        });
+        let state = shared.clone();
+        let app = axum::Router::new().fallback(move |method, uri, headers, body| {
+            let state = state.clone();
+            async move { answer(&state, method, uri, headers, body) }
+        });
+        Ok(MockVendor {
+            server: LoopbackServer::start(app)?,
+            shared,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        self.server.url()
+    }
+
+    /// The verdicts since the last call.
+    pub fn take(&self) -> Vec<Verdict> {
+        take(&self.shared.seen)
+    }
+}
+
+/// The verdicts in `seen`, leaving it empty.
+pub(crate) fn take(seen: &Mutex<Vec<Verdict>>) -> Vec<Verdict> {
+    seen.lock()
+        .map(|mut seen| std::mem::take(&mut *seen))
+        .unwrap_or_default()
+}
+
+/// An axum app served on a loopback port by a thread of its own (HTTP/1
+/// and HTTP/2 without TLS, so gRPC clients reach it too); stops when
+/// dropped.
+pub(crate) struct LoopbackServer {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoopbackServer {
+    pub(crate) fn start(app: axum::Router) -> Result<LoopbackServer, ContractError> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(ContractError::Mock)?;
         let url = format!(
             "http://{}",
@@ -44,13 +87,7 @@ impl MockVendor {
         listener
             .set_nonblocking(true)
             .map_err(ContractError::Mock)?;
-        let shared = Arc::new(Shared {
-            api,
-            credentials,
-            seen: Mutex::new(Vec::new()),
-        });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = shared.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -60,10 +97,6 @@ impl MockVendor {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                     return;
                 };
-                let app = axum::Router::new().fallback(move |method, uri, headers, body| {
-                    let state = state.clone();
-                    async move { answer(&state, method, uri, headers, body) }
-                });
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
@@ -71,30 +104,19 @@ impl MockVendor {
                     .await;
             });
         });
-        Ok(MockVendor {
+        Ok(LoopbackServer {
             url,
-            shared,
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
-    }
-
-    /// The verdicts since the last call.
-    pub fn take(&self) -> Vec<Verdict> {
-        self.shared
-            .seen
-            .lock()
-            .map(|mut seen| std::mem::take(&mut *seen))
-            .unwrap_or_default()
     }
 }
 
-impl Drop for MockVendor {
+impl Drop for LoopbackServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

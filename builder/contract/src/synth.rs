@@ -203,6 +203,9 @@ impl<'a> Synth<'a> {
                     .get("minProperties")
                     .and_then(Value::as_u64)
                     .unwrap_or(0);
+                if excluded_by(obj, &out, name) {
+                    continue;
+                }
                 if full > 0 || required.contains(&name.as_str()) || (out.len() as u64) < wanted {
                     let value = self.at(schema, full.saturating_sub(1), depth + 1);
                     if !value.is_null() || required.contains(&name.as_str()) {
@@ -246,6 +249,22 @@ impl<'a> Synth<'a> {
         }
         Value::Object(out)
     }
+}
+
+/// Whether a property already in `out` rules `name` out through
+/// `dependentSchemas` (`{a: {properties: {b: false}}}`: with `a`, no `b`;
+/// how a protobuf `oneof` says "at most one of these").
+fn excluded_by(obj: &Map<String, Value>, out: &Map<String, Value>, name: &str) -> bool {
+    let Some(Value::Object(dependent)) = obj.get("dependentSchemas") else {
+        return false;
+    };
+    out.keys().any(|present| {
+        dependent
+            .get(present)
+            .and_then(|d| d.get("properties"))
+            .and_then(|p| p.get(name))
+            == Some(&Value::Bool(false))
+    })
 }
 
 /// The schema `obj` without its `key` (`anyOf`/`oneOf`) list, with one
@@ -373,6 +392,9 @@ fn string_for(obj: &Map<String, Value>) -> Value {
         Some("ipv6") => Some("2001:db8::1"),
         Some("byte") => Some("eA=="),
         Some("int64" | "int32" | "uint64") => Some("1"),
+        // JSON Schema 2020-12 says base64 with `contentEncoding` (proto3
+        // JSON's bytes).
+        _ if obj.get("contentEncoding").and_then(Value::as_str) == Some("base64") => Some("eA=="),
         _ => None,
     };
     let min = obj.get("minLength").and_then(Value::as_u64).unwrap_or(1);
@@ -407,6 +429,24 @@ fn string_for(obj: &Map<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn properties_ruled_out_by_dependent_schemas_are_left_out() {
+        let schema = json!({"type": "object", "properties": {
+            "a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "string"}
+        }, "dependentSchemas": {
+            "a": {"properties": {"b": false}},
+            "b": {"properties": {"a": false}},
+        }});
+        let defs = BTreeMap::new();
+        let value = Synth::new(&defs).value(&schema, 2);
+        assert_eq!(value, json!({"a": "x", "c": "x"}));
+        assert!(
+            jsonschema::validator_for(&schema)
+                .expect("schema")
+                .is_valid(&value)
+        );
+    }
 
     #[test]
     fn values_fit_their_schemas() {

@@ -27,16 +27,12 @@ pub struct Regenerated {
     pub tested: Option<usize>,
 }
 
-/// Runs the contract test of the module built for `adapter`; a gRPC
-/// vendor's module (not testable yet) passes with a note in the count.
+/// Runs the contract test of the module built for `adapter`.
 fn contract_test(
     adapter: &AdapterConfig,
     module: &std::path::Path,
     api: &aip_ir::Api,
 ) -> Result<usize, RegenError> {
-    if api.protocol == aip_ir::Protocol::Grpc {
-        return Ok(0);
-    }
     let report = aip_contract::test_module(module, api).map_err(|e| RegenError::Adapter {
         name: adapter.name.clone(),
         message: format!("the contract test could not run: {e}"),

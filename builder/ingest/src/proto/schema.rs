@@ -60,6 +60,9 @@ impl ProtoSchemas {
         if !required.is_empty() {
             def.insert("required".into(), Value::Array(required));
         }
+        if let Some(exclusions) = oneof_exclusions(msg) {
+            def.insert("dependentSchemas".into(), exclusions);
+        }
         Value::Object(def)
     }
 
@@ -114,13 +117,36 @@ impl ProtoSchemas {
     }
 }
 
+/// A `oneof` of several fields takes at most one of them: each member
+/// rules the others out (`dependentSchemas`, so callers see it in the
+/// input schema rather than as the vendor's error). Proto3 `optional`
+/// fields are one-member oneofs and rule nothing out.
+fn oneof_exclusions(msg: &MessageDescriptor) -> Option<Value> {
+    let mut dependent = Map::new();
+    for oneof in msg.oneofs().filter(|o| !o.is_synthetic()) {
+        let members: Vec<String> = oneof.fields().map(|f| f.json_name().to_string()).collect();
+        if members.len() < 2 {
+            continue;
+        }
+        for member in &members {
+            let others: Map<String, Value> = members
+                .iter()
+                .filter(|other| *other != member)
+                .map(|other| (other.clone(), Value::Bool(false)))
+                .collect();
+            dependent.insert(member.clone(), json!({ "properties": others }));
+        }
+    }
+    (!dependent.is_empty()).then_some(Value::Object(dependent))
+}
+
 /// The JSON form of a well-known type, if `full_name` is one.
 fn well_known(full_name: &str) -> Option<Value> {
     let nullable = |ty: Value| json!({ "type": [ty, "null"] });
     Some(match full_name {
         "google.protobuf.Timestamp" => json!({ "type": "string", "format": "date-time" }),
         "google.protobuf.Duration" => {
-            json!({ "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$" })
+            json!({ "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$", "examples": ["1.5s"] })
         }
         "google.protobuf.FieldMask" => json!({ "type": "string" }),
         "google.protobuf.Struct" => json!({ "type": "object" }),

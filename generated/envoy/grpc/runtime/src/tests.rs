@@ -12,7 +12,7 @@ use tonic::Code;
 
 use crate::config::Config;
 use crate::errors::{CallError, truncate};
-use crate::grpc_vendor::{metadata, parse_requests, vendor_error};
+use crate::grpc_vendor::{metadata, parse_requests, to_json, vendor_error};
 use crate::proto::adapter_error::Kind;
 use crate::proto::{AdapterError, FILE_DESCRIPTOR_SET};
 use crate::runtime::spec::Rpc;
@@ -328,5 +328,24 @@ fn a_status_from_the_vendor_is_a_vendor_error() {
             );
         }
         other => panic!("expected a vendor error, got {}", other.kind()),
+    }
+}
+
+#[test]
+fn an_answer_the_json_mapping_cannot_show_is_an_error_not_a_string() {
+    let any = DescriptorPool::global()
+        .get_message_by_name("google.protobuf.Any")
+        .expect("well-known types are in the global pool");
+    let mut message = prost_reflect::DynamicMessage::new(any);
+    message.set_field_by_name(
+        "type_url",
+        prost_reflect::Value::String("type.googleapis.com/vendor.Unknown".into()),
+    );
+    match to_json(&message) {
+        Err(CallError::Transport(text)) => assert!(
+            text.contains("google.protobuf.Any answer cannot be shown as JSON"),
+            "{text}"
+        ),
+        other => panic!("expected a transport error, got {other:?}"),
     }
 }

@@ -112,7 +112,7 @@ impl GrpcVendor {
                     .unary(request, path, codec)
                     .await
                     .map_err(vendor_error)?;
-                Box::pin(tokio_stream::once(Ok(to_json(&answer.into_inner()))))
+                Box::pin(tokio_stream::once(to_json(&answer.into_inner())))
             }
             (false, true) => {
                 let request = with_metadata(single(requests)?, &metadata);
@@ -123,7 +123,7 @@ impl GrpcVendor {
                 Box::pin(
                     answers
                         .into_inner()
-                        .map(|item| item.map(|m| to_json(&m)).map_err(vendor_error)),
+                        .map(|item| item.map_err(vendor_error).and_then(|m| to_json(&m))),
                 )
             }
             (true, false) => {
@@ -132,7 +132,7 @@ impl GrpcVendor {
                     .client_streaming(request, path, codec)
                     .await
                     .map_err(vendor_error)?;
-                Box::pin(tokio_stream::once(Ok(to_json(&answer.into_inner()))))
+                Box::pin(tokio_stream::once(to_json(&answer.into_inner())))
             }
             (true, true) => {
                 let request = with_metadata(tokio_stream::iter(requests), &metadata);
@@ -143,7 +143,7 @@ impl GrpcVendor {
                 Box::pin(
                     answers
                         .into_inner()
-                        .map(|item| item.map(|m| to_json(&m)).map_err(vendor_error)),
+                        .map(|item| item.map_err(vendor_error).and_then(|m| to_json(&m))),
                 )
             }
         };
@@ -236,10 +236,15 @@ pub(crate) fn metadata(
     Ok(map)
 }
 
-fn to_json(message: &DynamicMessage) -> String {
-    serde_json::to_string(message).unwrap_or_else(|e| {
-        serde_json::Value::String(format!("the vendor's answer cannot be shown as JSON: {e}"))
-            .to_string()
+/// The proto3 JSON of an answer. One the mapping cannot show (an `Any`
+/// packing a type the descriptor set lacks) is an error, never a string
+/// passed off as the answer.
+pub(crate) fn to_json(message: &DynamicMessage) -> Result<String, CallError> {
+    serde_json::to_string(message).map_err(|e| {
+        CallError::Transport(format!(
+            "the vendor's {} answer cannot be shown as JSON: {e}",
+            prost_reflect::ReflectMessage::descriptor(message).full_name()
+        ))
     })
 }
 

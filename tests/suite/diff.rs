@@ -227,8 +227,8 @@ fn diff_exits_3_on_what_ci_fails_on_and_speaks_markdown() {
     assert_eq!(module.status.code(), Some(1), "{}", text(&module));
     assert!(
         String::from_utf8_lossy(&module.stderr)
-            .contains("not supported yet: diff of a module folder"),
-        "{}",
+            .contains("module: manifest does not match its schema"),
+        "a module folder's recorded contract is read, and a broken one named: {}",
         text(&module)
     );
 }

@@ -182,6 +182,47 @@ fn regen_rebuilds_exactly_what_changed_with_the_version_the_diff_asks_for() {
     );
     assert!(verified.status.success(), "{}", text(&verified));
 
+    steps.enter("diff reads the contract a module records, in its folder and in the registry");
+    let pushed = format!("oci://{}/team/pets:1.0.0", registry.host());
+    let out = aip(
+        project,
+        &[
+            "diff",
+            &pushed,
+            "modules/pets",
+            "--fail-on",
+            "any",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["bump"], "none", "{report}");
+    let next = std::fs::read_to_string(project.join("specs/pets.yaml"))
+        .expect("read")
+        .replacen("name: {type: integer}", "name: {type: string}", 1);
+    std::fs::write(project.join("pets-next.yaml"), next).expect("write");
+    let out = aip(
+        project,
+        &[
+            "diff",
+            &format!("{}/team/pets@1", registry.host()),
+            "pets-next.yaml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["bump"], "major", "{report}");
+    assert!(
+        report["changes"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["message"].as_str().is_some_and(|m| m.contains("name")))),
+        "{report}"
+    );
+
     steps.enter("a hand-edited generated file: --check exits 3 naming it");
     let lib = project.join("generated/notes/src/lib.rs");
     let mut source = std::fs::read_to_string(&lib).expect("read");

@@ -2,7 +2,7 @@
 
 use aip_package::cosign::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, signature_tag};
 use aip_package::oci::{ImageManifest, MANIFEST_MEDIA_TYPE, sha256_digest};
-use aip_package::{LayoutBuilder, SBOM_MEDIA_TYPE};
+use aip_package::{CONTRACT_MEDIA_TYPE, LayoutBuilder, SBOM_MEDIA_TYPE};
 use aip_register::{MANIFEST_DIGEST_CLAIM, ModuleManifest, StagedModule};
 use aip_sign::{PublicKey, SimpleSigning};
 use base64::Engine;
@@ -75,7 +75,8 @@ pub async fn resolve(
 }
 
 /// Resolves `reference` and pulls the module: artifact, signature (if
-/// any), SBOM and `manifest.yaml` referrers, every blob digest-checked.
+/// any), SBOM, contract and `manifest.yaml` referrers, every blob
+/// digest-checked.
 /// Refuses content that is not a complete AIP module, or whose
 /// `manifest.yaml` describes another artifact.
 pub async fn fetch(
@@ -143,38 +144,32 @@ pub async fn fetch(
             manifest.artifact.digest
         )));
     }
-    let sbom_desc = referrers
-        .iter()
-        .find(|d| d.digest == manifest.sbom.referrer)
-        .ok_or_else(|| {
-            DistributeError::Invalid(format!(
-                "{resolved}: the SBOM referrer {} named by manifest.yaml is not attached",
-                manifest.sbom.referrer
-            ))
-        })?;
-    let (sbom_manifest_bytes, _) = client
-        .manifest(&resolved.at_digest(&sbom_desc.digest))
-        .await?
-        .ok_or_else(|| {
-            DistributeError::NotFound(format!(
-                "{resolved}: SBOM referrer {} is listed but missing",
-                sbom_desc.digest
-            ))
-        })?;
-    let sbom_manifest = parse_manifest(&sbom_manifest_bytes, &sbom_desc.digest)?;
-    let mut sbom = None;
-    for desc in std::iter::once(&sbom_manifest.config).chain(&sbom_manifest.layers) {
-        let bytes = client.blob(&resolved, desc).await?;
-        if desc.media_type == SBOM_MEDIA_TYPE {
-            sbom = Some(bytes.clone());
-        }
-        layout.add_blob(&desc.media_type, bytes);
-    }
-    let sbom = sbom.ok_or_else(|| {
-        DistributeError::Invalid(format!(
-            "{resolved}: the SBOM referrer has no {SBOM_MEDIA_TYPE} layer"
-        ))
-    })?;
+    let (sbom_manifest_bytes, sbom) = pull_referrer(
+        client,
+        &resolved,
+        &referrers,
+        &manifest.sbom.referrer,
+        ("SBOM", SBOM_MEDIA_TYPE),
+        &mut layout,
+    )
+    .await?;
+    // The contract the adapter was built from (modules built before
+    // contracts were recorded name none).
+    let contract_manifest_bytes = match &manifest.contract {
+        Some(contract) => Some(
+            pull_referrer(
+                client,
+                &resolved,
+                &referrers,
+                &contract.referrer,
+                ("contract", CONTRACT_MEDIA_TYPE),
+                &mut layout,
+            )
+            .await?
+            .0,
+        ),
+        None => None,
+    };
 
     // The layout, as `build` writes it: the artifact tagged with its
     // version, the SBOM referrer, the signature tagged where cosign looks.
@@ -184,6 +179,9 @@ pub async fn fetch(
         Some(&manifest.artifact.tag),
     )?;
     layout.add_raw_manifest(MANIFEST_MEDIA_TYPE, sbom_manifest_bytes, None)?;
+    if let Some(bytes) = contract_manifest_bytes {
+        layout.add_raw_manifest(MANIFEST_MEDIA_TYPE, bytes, None)?;
+    }
     if let Some((sig_bytes, _)) = signature.as_ref() {
         layout.add_raw_manifest(MANIFEST_MEDIA_TYPE, sig_bytes.clone(), Some(&sig_tag))?;
     }
@@ -219,6 +217,51 @@ pub(crate) async fn resolved_manifest(
 }
 
 /// The one layer of media type `media_type` of a referrer manifest.
+/// Pulls the referrer `digest` (one of `referrers`, named by
+/// manifest.yaml) into `layout`: its manifest's bytes, and the bytes of
+/// its layer of `media_type` (`what` names it in errors).
+async fn pull_referrer(
+    client: &RegistryClient,
+    resolved: &ModuleRef,
+    referrers: &[aip_package::oci::Descriptor],
+    digest: &str,
+    (what, media_type): (&str, &str),
+    layout: &mut LayoutBuilder,
+) -> Result<(Vec<u8>, Vec<u8>), DistributeError> {
+    let desc = referrers
+        .iter()
+        .find(|d| d.digest == digest)
+        .ok_or_else(|| {
+            DistributeError::Invalid(format!(
+                "{resolved}: the {what} referrer {digest} named by manifest.yaml is not attached"
+            ))
+        })?;
+    let (manifest_bytes, _) = client
+        .manifest(&resolved.at_digest(&desc.digest))
+        .await?
+        .ok_or_else(|| {
+            DistributeError::NotFound(format!(
+                "{resolved}: {what} referrer {} is listed but missing",
+                desc.digest
+            ))
+        })?;
+    let manifest = parse_manifest(&manifest_bytes, &desc.digest)?;
+    let mut content = None;
+    for desc in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        let bytes = client.blob(resolved, desc).await?;
+        if desc.media_type == media_type {
+            content = Some(bytes.clone());
+        }
+        layout.add_blob(&desc.media_type, bytes);
+    }
+    let content = content.ok_or_else(|| {
+        DistributeError::Invalid(format!(
+            "{resolved}: the {what} referrer has no {media_type} layer"
+        ))
+    })?;
+    Ok((manifest_bytes, content))
+}
+
 async fn referrer_layer(
     client: &RegistryClient,
     repo: &ModuleRef,

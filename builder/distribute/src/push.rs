@@ -374,7 +374,11 @@ impl PushPlan {
         let mut referrers = Vec::new();
         for (desc, _) in layout.referrers(&artifact.digest)? {
             copy_manifest(&layout, &mut blobs, &mut manifests, &desc.digest)?;
-            referrers.push(("sbom referrer".to_string(), referrer_entry(&desc, &layout)?));
+            let what = match desc.artifact_type.as_deref() {
+                Some(aip_package::CONTRACT_MEDIA_TYPE) => "contract referrer",
+                _ => "sbom referrer",
+            };
+            referrers.push((what.to_string(), referrer_entry(&desc, &layout)?));
         }
         let manifest_referrer =
             add_manifest_referrer(&mut blobs, &mut manifests, &artifact, manifest_yaml);

@@ -95,6 +95,11 @@ pub(crate) fn module_annotations(
     .collect()
 }
 
+/// `artifactType` (and layer media type) of the contract referrer: the IR
+/// the adapter was built from, as JSON, which `aip-builder diff` reads
+/// from a module folder or a registry.
+pub const CONTRACT_MEDIA_TYPE: &str = "application/vnd.aip.contract.v1+json";
+
 /// Attaches `sbom` to `subject` as an OCI 1.1 referrer with artifactType
 /// `application/vnd.cyclonedx+json`.
 pub fn add_sbom_referrer(
@@ -102,14 +107,41 @@ pub fn add_sbom_referrer(
     subject: &Descriptor,
     sbom: Vec<u8>,
 ) -> Descriptor {
+    add_referrer(layout, subject, SBOM_MEDIA_TYPE, "sbom.cdx.json", sbom)
+}
+
+/// Attaches `contract` (the adapter's IR as JSON) to `subject` as an OCI
+/// 1.1 referrer with artifactType [`CONTRACT_MEDIA_TYPE`].
+pub fn add_contract_referrer(
+    layout: &mut LayoutBuilder,
+    subject: &Descriptor,
+    contract: Vec<u8>,
+) -> Descriptor {
+    add_referrer(
+        layout,
+        subject,
+        CONTRACT_MEDIA_TYPE,
+        "contract.json",
+        contract,
+    )
+}
+
+/// Attaches `content` to `subject` as a one-layer OCI 1.1 artifact of
+/// `artifact_type`, its layer titled `title`.
+fn add_referrer(
+    layout: &mut LayoutBuilder,
+    subject: &Descriptor,
+    artifact_type: &str,
+    title: &str,
+    content: Vec<u8>,
+) -> Descriptor {
     let config = layout.add_blob(EMPTY_MEDIA_TYPE, b"{}".to_vec());
-    let mut layer = layout.add_blob(SBOM_MEDIA_TYPE, sbom);
-    layer.annotations.insert(
-        "org.opencontainers.image.title".into(),
-        "sbom.cdx.json".into(),
-    );
+    let mut layer = layout.add_blob(artifact_type, content);
+    layer
+        .annotations
+        .insert("org.opencontainers.image.title".into(), title.into());
     let mut manifest = ImageManifest::new(config, vec![layer]);
-    manifest.artifact_type = Some(SBOM_MEDIA_TYPE.to_string());
+    manifest.artifact_type = Some(artifact_type.to_string());
     let mut subject = subject.clone();
     subject.annotations.clear();
     subject.artifact_type = None;

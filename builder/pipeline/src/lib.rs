@@ -356,6 +356,16 @@ pub fn build_module(
     })?;
     let referrer =
         aip_package::add_sbom_referrer(&mut packaged.layout, &packaged.manifest, sbom.clone());
+    let contract = contract_json(&api)?;
+    let contract_ref = aip_register::ContractRef {
+        digest: sha256_digest(&contract),
+        referrer: aip_package::add_contract_referrer(
+            &mut packaged.layout,
+            &packaged.manifest,
+            contract,
+        )
+        .digest,
+    };
 
     let manifest = manifest::module_manifest(
         &api,
@@ -364,6 +374,7 @@ pub fn build_module(
         &packaged,
         &sbom,
         &referrer.digest,
+        contract_ref,
     );
     let manifest_yaml = manifest.to_yaml()?;
 
@@ -419,5 +430,15 @@ pub fn build_module(
         manifest,
         artifact_size,
         warnings: api.source.warnings.clone(),
+    })
+}
+
+/// The contract a module records: the IR it was built from, as compact
+/// JSON (the same API gives the same bytes).
+fn contract_json(api: &aip_ir::Api) -> Result<Vec<u8>, PipelineError> {
+    serde_json::to_vec(api).map_err(|e| {
+        PipelineError::Package(aip_package::PackageError::Invalid(format!(
+            "the contract does not serialize: {e}"
+        )))
     })
 }

@@ -3,8 +3,8 @@
 use aip_ir::Api;
 use aip_package::oci::sha256_digest;
 use aip_register::{
-    Artifact, Builder, Intent, Layer, Metadata, ModuleManifest, Permissions, Resources, SbomRef,
-    SignatureRef, Source, Vendor,
+    Artifact, Builder, ContractRef, Intent, Layer, Metadata, ModuleManifest, Permissions,
+    Resources, SbomRef, SignatureRef, Source, Vendor,
 };
 
 use crate::BUILDER_VERSION;
@@ -25,6 +25,7 @@ pub(crate) fn module_manifest(
     packaged: &Packaged,
     sbom: &[u8],
     referrer: &str,
+    contract: ContractRef,
 ) -> ModuleManifest {
     ModuleManifest {
         api_version: "aip.dev/v1".into(),
@@ -83,6 +84,7 @@ pub(crate) fn module_manifest(
             digest: sha256_digest(sbom),
             referrer: referrer.to_string(),
         },
+        contract: Some(contract),
         signature: SignatureRef {
             format: "cosign".into(),
             tag: aip_package::cosign::signature_tag(&packaged.manifest.digest),

@@ -7,16 +7,18 @@
 //! rename, so a failed build never leaves a half-written module and never
 //! replaces a good one.
 
+mod contract;
 mod manifest;
 mod origin;
 mod store;
 mod verify;
 mod verify_failure;
 
+pub use contract::{module_contract, staged_contract};
 pub use manifest::{
-    Artifact, Builder, Intent, Layer, MANIFEST_SCHEMA, MAX_VERSION_LEN, Metadata, ModuleManifest,
-    Permissions, Resources, Runtime, SbomRef, SignatureRef, Source, Vendor, check_version,
-    validate,
+    Artifact, Builder, ContractRef, Intent, Layer, MANIFEST_SCHEMA, MAX_VERSION_LEN, Metadata,
+    ModuleManifest, Permissions, Resources, Runtime, SbomRef, SignatureRef, Source, Vendor,
+    check_version, validate,
 };
 pub use origin::{ORIGIN_FILE, Origin, Verification};
 pub use store::{

@@ -30,6 +30,10 @@ pub struct ModuleManifest {
     pub artifact: Artifact,
     /// The SBOM.
     pub sbom: SbomRef,
+    /// The contract the adapter was built from (modules built before
+    /// contracts were recorded have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractRef>,
     /// The signature.
     pub signature: SignatureRef,
 }
@@ -260,6 +264,18 @@ pub struct SbomRef {
     /// `1.5`.
     pub spec_version: String,
     /// Digest of the SBOM file.
+    pub digest: String,
+    /// Digest of the referrer manifest in the layout.
+    pub referrer: String,
+}
+
+/// `contract`: the IR the adapter was built from, as JSON, attached to
+/// the artifact as a referrer in `oci/` (what `aip-builder diff` compares
+/// when given a module).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContractRef {
+    /// Digest of the contract JSON (the referrer's layer).
     pub digest: String,
     /// Digest of the referrer manifest in the layout.
     pub referrer: String,

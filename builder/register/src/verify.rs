@@ -230,6 +230,15 @@ fn verify_parts(
         detail: sbom_digest,
     });
 
+    // 5. The contract, when the (signed) manifest names one.
+    if let Some(contract) = &manifest.contract {
+        crate::contract::contract_bytes(layout, &artifact_digest, contract)?;
+        checks.push(Check {
+            name: "contract is attached as a referrer with the digest manifest.yaml names",
+            detail: contract.digest.clone(),
+        });
+    }
+
     Ok(VerifyReport {
         name: manifest.metadata.name,
         version: manifest.metadata.version,

@@ -117,6 +117,15 @@ pub enum VerifyFailure {
         /// The digest of this module's component.
         actual: String,
     },
+    /// The contract referrer manifest.yaml names is not attached, or does
+    /// not carry the contract it names.
+    #[error("the contract referrer {referrer} (contract {digest}) is not attached to the artifact")]
+    ContractReferrerMissing {
+        /// The referrer digest manifest.yaml names.
+        referrer: String,
+        /// The contract digest manifest.yaml names.
+        digest: String,
+    },
 }
 
 impl VerifyFailure {
@@ -143,6 +152,7 @@ impl VerifyFailure {
             VerifyFailure::SbomDescribesAnotherComponent { .. } => {
                 "sbom-describes-another-component"
             }
+            VerifyFailure::ContractReferrerMissing { .. } => "contract-referrer-missing",
         }
     }
 }
@@ -161,6 +171,10 @@ mod tests {
                 signed: "b".into(),
             },
             VerifyFailure::SbomReferrerMismatch,
+            VerifyFailure::ContractReferrerMissing {
+                referrer: "r".into(),
+                digest: "d".into(),
+            },
         ];
         for failure in failures {
             let json = serde_json::to_value(&failure).expect("json");

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 
 use crate::exit::{CliError, gate, internal, user};
 use crate::progress::{Format, Progress};
+use crate::registry_args::{RegistryArgs, block_on, distribute_error};
 use crate::spec_args::SpecArgs;
 
 /// Compare two versions of a vendor spec as the adapter's callers see
@@ -17,8 +18,10 @@ use crate::spec_args::SpecArgs;
 #[derive(Debug, Args)]
 pub struct Opts {
     /// The old spec: a file, a folder of .proto files, a descriptor set,
-    /// an http(s) URL, a grpc:// server, or a locked contract
-    /// (aip-builder.lock.d/NAME.api.json).
+    /// an http(s) URL, a grpc:// server, a locked contract
+    /// (aip-builder.lock.d/NAME.api.json), a module folder, or a module in
+    /// a registry (oci://REGISTRY/REPO[:TAG|@VERSION]; the oci:// may be
+    /// left out): a module's recorded contract.
     old: String,
     /// The new spec, in any of the same forms.
     new: String,
@@ -43,6 +46,8 @@ pub struct Opts {
     /// Most operations one spec may define.
     #[arg(long, default_value_t = Limits::default().max_operations)]
     max_operations: usize,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 /// `--format`.
@@ -116,9 +121,22 @@ impl Opts {
             });
         }
         if Path::new(spec).join("manifest.yaml").is_file() {
-            return Err(user(anyhow::anyhow!(
-                "not supported yet: diff of a module folder ({spec}): a module does not keep the spec it was built from; diff that spec"
-            )));
+            progress.stage("contract", &format!("recorded in the module {spec}"));
+            let api = aip_register::module_contract(Path::new(spec))
+                .map_err(|e| user(anyhow::anyhow!("{spec}: {e}")))?;
+            return recorded(api, spec);
+        }
+        if let Some(reference) = registry_reference(spec) {
+            progress.stage("contract", &format!("recorded in {reference}"));
+            let (config, _) = self.registry.config()?;
+            let api = block_on(async {
+                let client = self.registry.connect(&reference.registry, &config).await?;
+                let fetched = aip_distribute::fetch(&client, &reference)
+                    .await
+                    .map_err(distribute_error)?;
+                aip_register::staged_contract(&fetched.module).map_err(user)
+            })?;
+            return recorded(api, spec);
         }
         let args = SpecArgs {
             spec: spec.to_string(),
@@ -132,5 +150,57 @@ impl Opts {
             proto_paths: self.proto_paths.clone(),
         };
         Ok(args.ingest(progress)?.api)
+    }
+}
+
+/// A module's recorded contract, or why there is none.
+fn recorded(api: Option<aip_ir::Api>, spec: &str) -> Result<aip_ir::Api, CliError> {
+    api.ok_or_else(|| {
+        user(anyhow::anyhow!(
+            "{spec} records no contract: it was built before modules recorded the contract they were built from (its manifest.yaml names none); diff the spec it was built from, or rebuild it"
+        ))
+    })
+}
+
+/// `oci://REGISTRY/REPO[:TAG|@VERSION]`, or the same without `oci://`
+/// when it is no file here, no URL, and its first part names a registry
+/// host (with a dot or a port, or `localhost`), as docker tells them.
+fn registry_reference(spec: &str) -> Option<aip_distribute::ModuleRef> {
+    if let Some(rest) = spec.strip_prefix("oci://") {
+        return aip_distribute::ModuleRef::parse(rest).ok();
+    }
+    if spec.contains("://") || Path::new(spec).exists() {
+        return None;
+    }
+    let host = spec.split('/').next()?;
+    if !(host.contains('.') || host.contains(':') || host == "localhost") || !spec.contains('/') {
+        return None;
+    }
+    aip_distribute::ModuleRef::parse(spec).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registry_reference;
+
+    #[test]
+    fn registry_references_are_told_from_specs() {
+        for reference in [
+            "oci://ghcr.io/acme/pets:1.2.0",
+            "ghcr.io/acme/pets@1",
+            "localhost:5000/team/pets",
+            "localhost/pets",
+        ] {
+            assert!(registry_reference(reference).is_some(), "{reference}");
+        }
+        for spec in [
+            "specs/pets.yaml",
+            "https://example.com/openapi.json",
+            "grpc://127.0.0.1:50051",
+            "pets.yaml",
+            "Cargo.toml",
+        ] {
+            assert!(registry_reference(spec).is_none(), "{spec}");
+        }
     }
 }

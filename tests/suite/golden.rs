@@ -269,16 +269,18 @@ fn assert_passed(spec: &IndexedSpec, report: &aip_contract::Report) {
     );
 }
 
-/// The contract test catches a runtime template gone wrong: gotify's
-/// adapter built from a request template that puts header credentials in
-/// the query fails, naming each operation that takes one and the
-/// misplaced credential, while the operations that need none still pass.
-#[test]
-fn generated_crate_from_an_altered_template_fails_the_contract_test_naming_operations() {
+/// The golden adapter `name` compiled with `right` replaced by `wrong` in
+/// the request template (`templates/shared/src/runtime/request.rs`, which
+/// every adapter carries verbatim), contract-tested.
+fn contract_test_with_altered_template(
+    name: &str,
+    right: &str,
+    wrong: &str,
+) -> (aip_ir::Api, aip_contract::Report) {
     let spec = spec_index()
         .into_iter()
-        .find(|s| s.name == "gotify" && s.target() == "wasm")
-        .expect("gotify in the index");
+        .find(|s| s.name == name && s.target() == "wasm")
+        .unwrap_or_else(|| panic!("{name} in the index"));
     let mut files = snapshot(&repo(&spec.generated_dir()));
     let template = std::fs::read_to_string(repo("templates/shared/src/runtime/request.rs"))
         .expect("the request template");
@@ -287,9 +289,6 @@ fn generated_crate_from_an_altered_template_fails_the_contract_test_naming_opera
         Some(template.as_bytes()),
         "the adapter's request code is the template, verbatim"
     );
-    let right = "SchemeKind::Header(name) => headers.push((name.to_string(), value.to_string())),";
-    let wrong =
-        "SchemeKind::Header(name) => query.push((encode(name, false), encode(value, false))),";
     assert_eq!(template.matches(right).count(), 1, "{right}");
     files.insert(
         "src/runtime/request.rs".into(),
@@ -309,6 +308,20 @@ fn generated_crate_from_an_altered_template_fails_the_contract_test_naming_opera
     let api = ingest(&spec);
     let report =
         aip_contract::test_component(&api, &compiled.artifact).expect("the contract test runs");
+    (api, report)
+}
+
+/// The contract test catches a runtime template gone wrong: gotify's
+/// adapter built from a request template that puts header credentials in
+/// the query fails, naming each operation that takes one and the
+/// misplaced credential, while the operations that need none still pass.
+#[test]
+fn generated_crate_from_an_altered_template_fails_the_contract_test_naming_operations() {
+    let (api, report) = contract_test_with_altered_template(
+        "gotify",
+        "SchemeKind::Header(name) => headers.push((name.to_string(), value.to_string())),",
+        "SchemeKind::Header(name) => query.push((encode(name, false), encode(value, false))),",
+    );
     assert!(!report.passed());
     for op in &api.operations {
         let result = report
@@ -341,6 +354,50 @@ fn generated_crate_from_an_altered_template_fails_the_contract_test_naming_opera
             op.id
         );
     }
+}
+
+/// A parameter style serialized wrongly: gitea's adapter built from a
+/// template that joins exploded query arrays with commas fails exactly
+/// the operations with such a parameter (`collectionFormat: multi`),
+/// each named with the parameter and both forms.
+#[test]
+fn generated_crate_with_a_wrong_parameter_style_fails_the_contract_test() {
+    let (api, report) = contract_test_with_altered_template(
+        "gitea",
+        "(_, Value::Array(items)) if param.explode => {\n            for item in items {\n                out.push((name.clone(), enc(&scalar(item))));\n            }\n        }",
+        "(_, Value::Array(items)) if param.explode => out.push((name, joined(items, \",\"))),",
+    );
+    let exploded_array_query = |op: &aip_ir::Operation| {
+        op.parameters.iter().any(|p| {
+            p.location == aip_ir::ParamLocation::Query
+                && p.explode
+                && p.style == aip_ir::ParamStyle::Form
+                && p.schema.get("type").and_then(serde_json::Value::as_str) == Some("array")
+        })
+    };
+    let mut failing = 0;
+    for op in &api.operations {
+        let result = report
+            .operations
+            .iter()
+            .find(|r| r.operation == op.id)
+            .unwrap_or_else(|| panic!("{} is reported", op.id));
+        if exploded_array_query(op) {
+            failing += 1;
+            let problem = result.problem.as_deref().unwrap_or_default();
+            assert!(
+                !result.accepted && problem.contains("not as its style (Form, explode true)"),
+                "{}: {problem}",
+                op.id
+            );
+        } else {
+            assert!(result.accepted && result.decoded, "{result:?}");
+        }
+    }
+    assert_eq!(
+        failing, 6,
+        "gitea's 6 operations with a collectionFormat: multi parameter"
+    );
 }
 
 #[test]

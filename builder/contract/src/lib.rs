@@ -21,6 +21,7 @@
 mod grpc_mock;
 mod mock;
 mod proto_synth;
+mod style;
 mod synth;
 mod validate;
 
@@ -264,6 +265,14 @@ impl Vendor {
             Vendor::Grpc(mock) => mock.take(),
         }
     }
+
+    /// The input the next call gives the module (a REST mock then checks
+    /// each parameter in it was sent, in its style).
+    fn expect(&self, input: &Value) {
+        if let Vendor::Rest(mock) = self {
+            mock.expect(input.clone());
+        }
+    }
 }
 
 /// Invokes every operation of `api` on `running`, judging each by what
@@ -273,6 +282,7 @@ fn run(api: &Api, mock: &Vendor, mut running: Running) -> Result<Report, Contrac
     let mut operations = Vec::new();
     for op in &api.operations {
         let input = synth.value(&aip_ir::input_schema_root(op), 2);
+        mock.expect(&input);
         let outcome = running.invoke(&op.id, &input.to_string())?;
         let verdicts = mock.take();
         operations.push(judge_operation(api, op, &verdicts, outcome));

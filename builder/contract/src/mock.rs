@@ -20,6 +20,8 @@ struct Shared {
     api: Arc<Api>,
     credentials: BTreeMap<String, String>,
     seen: Mutex<Vec<Verdict>>,
+    /// The input of the call under test, when the test says it.
+    input: Mutex<Option<serde_json::Value>>,
 }
 
 /// A running mock vendor; stops when dropped.
@@ -38,6 +40,7 @@ impl MockVendor {
             api,
             credentials,
             seen: Mutex::new(Vec::new()),
+            input: Mutex::new(None),
         });
         let state = shared.clone();
         let app = axum::Router::new().fallback(move |method, uri, headers, body| {
@@ -58,6 +61,14 @@ impl MockVendor {
     /// The verdicts since the last call.
     pub fn take(&self) -> Vec<Verdict> {
         take(&self.shared.seen)
+    }
+
+    /// The input the module is called with next: each parameter in it must
+    /// then arrive, an array or object in its style.
+    pub fn expect(&self, input: serde_json::Value) {
+        if let Ok(mut slot) = self.shared.input.lock() {
+            *slot = Some(input);
+        }
     }
 }
 
@@ -143,7 +154,8 @@ fn answer(shared: &Shared, method: Method, uri: Uri, headers: HeaderMap, body: B
             .collect(),
         body: body.to_vec(),
     };
-    let verdict = judge(&shared.api, &request, &shared.credentials);
+    let input = shared.input.lock().ok().and_then(|slot| slot.clone());
+    let verdict = judge(&shared.api, &request, &shared.credentials, input.as_ref());
     let operation = verdict.operation.clone();
     let problems = verdict.problems.clone();
     if let Ok(mut seen) = shared.seen.lock() {

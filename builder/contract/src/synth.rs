@@ -155,8 +155,8 @@ impl<'a> Synth<'a> {
     }
 
     /// An array: the tuple's items (`prefixItems`, or draft-4 `items` as a
-    /// list), else `minItems` (at least one) of `items`, distinct when
-    /// `uniqueItems` asks.
+    /// list), else `minItems` (two when unset, within `maxItems`) of
+    /// `items`, distinct when `uniqueItems` asks.
     fn array(&self, obj: &Map<String, Value>, full: usize, depth: usize) -> Value {
         let tuple = obj
             .get("prefixItems")
@@ -168,12 +168,22 @@ impl<'a> Synth<'a> {
         let item = obj.get("items").map_or(json!("x"), |items| {
             self.at(items, full.saturating_sub(1), depth + 1)
         });
+        // Two items unless the schema says otherwise (one item looks the
+        // same in every parameter style, two show the delimiters); one when
+        // the items must differ and nothing asks for more (made distinct,
+        // an enum's value would leave the enum).
+        let unique = obj.get("uniqueItems") == Some(&Value::Bool(true));
+        let max = obj
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .unwrap_or(8)
+            .max(1);
         let count = obj
             .get("minItems")
             .and_then(Value::as_u64)
-            .unwrap_or(1)
+            .unwrap_or(if unique { 1 } else { 2 })
+            .min(max)
             .clamp(1, 8);
-        let unique = obj.get("uniqueItems") == Some(&Value::Bool(true));
         Value::Array(
             (0..count)
                 .map(|i| match (&item, unique && i > 0) {

@@ -1,11 +1,15 @@
 //! The mock vendor's judgement of one request: which operation it is for
 //! (method and path template), and what it gets wrong against the spec:
-//! parameters (presence, scalar types), credentials (the right value in
-//! the right place), the body (media type, JSON Schema).
+//! parameters (presence, scalar types; given the input the module was
+//! called with, that each parameter in it was sent, arrays and objects in
+//! their style: `style.rs`), credentials (the right value in the right
+//! place), the body (media type, JSON Schema).
 
 use std::collections::BTreeMap;
 
 use aip_ir::{Api, ApiKeyLocation, Operation, ParamLocation, SecurityScheme};
+
+use crate::style::Expected;
 use base64::Engine as _;
 use serde_json::Value;
 
@@ -223,7 +227,12 @@ fn scalar_fits(schema: &Value, defs: &BTreeMap<String, Value>, text: &str) -> bo
 
 /// Judges `request` against `api`; `credentials` are the values the test
 /// gave the module, by security scheme.
-pub fn judge(api: &Api, request: &Request, credentials: &BTreeMap<String, String>) -> Verdict {
+pub fn judge(
+    api: &Api,
+    request: &Request,
+    credentials: &BTreeMap<String, String>,
+    input: Option<&Value>,
+) -> Verdict {
     let candidates = operations_for(api, request);
     if candidates.is_empty() {
         return Verdict {
@@ -240,6 +249,9 @@ pub fn judge(api: &Api, request: &Request, credentials: &BTreeMap<String, String
     for (op, vars) in &candidates {
         let mut problems = Vec::new();
         parameters(api, op, request, vars, &mut problems);
+        if let Some(input) = input {
+            sent_as_given(op, request, vars, input, &mut problems);
+        }
         security(api, op, request, credentials, &mut problems);
         body(api, op, request, &mut problems);
         let verdict = Verdict {
@@ -290,6 +302,93 @@ fn parameters(
             _ => {}
         }
     }
+}
+
+/// Every parameter of `input` was sent, an array or object in the form its
+/// location, style and explode ask for.
+fn sent_as_given(
+    op: &Operation,
+    request: &Request,
+    vars: &BTreeMap<String, String>,
+    input: &Value,
+    problems: &mut Vec<String>,
+) {
+    let query = request.query_pairs();
+    let cookies = request.cookies();
+    for param in &op.parameters {
+        // An empty array or object has nothing to send.
+        let empty = |v: &&Value| match v {
+            Value::Null => true,
+            Value::Array(items) => items.is_empty(),
+            Value::Object(map) => map.is_empty(),
+            _ => false,
+        };
+        let Some(value) = input.get(&param.input_key).filter(|v| !empty(v)) else {
+            continue;
+        };
+        let place = format!("{:?} parameter {:?}", param.location, param.name).to_lowercase();
+        let sent: Option<String> = match param.location {
+            ParamLocation::Path => vars.get(&param.name).cloned(),
+            ParamLocation::Header => request.header(&param.name).map(str::to_string),
+            ParamLocation::Cookie => cookies
+                .iter()
+                .find(|(k, _)| k == &param.name)
+                .map(|(_, v)| decode(v)),
+            ParamLocation::Query => None,
+        };
+        match crate::style::expected(param, value) {
+            Some(Expected::Text(want)) => {
+                if sent.as_deref() != Some(want.as_str()) {
+                    problems.push(format!(
+                        "{place} is sent as {}, not as its style ({:?}, explode {}) asks: {want:?}",
+                        sent.map_or("nothing".into(), |s| format!("{s:?}")),
+                        param.style,
+                        param.explode
+                    ));
+                }
+            }
+            Some(Expected::Pairs(want)) => {
+                let keys: Vec<&String> = want.iter().map(|(k, _)| k).collect();
+                let got: Vec<(String, String)> = query
+                    .iter()
+                    .filter(|(k, _)| keys.contains(&k))
+                    .cloned()
+                    .collect();
+                if got != want {
+                    problems.push(format!(
+                        "{place} is sent as {}, not as its style ({:?}, explode {}) asks: {}",
+                        query_text(&got),
+                        param.style,
+                        param.explode,
+                        query_text(&want)
+                    ));
+                }
+            }
+            None => {
+                let query_sent = query
+                    .iter()
+                    .any(|(k, _)| k == &param.name || k.starts_with(&format!("{}[", param.name)));
+                let overridden = param.location == ParamLocation::Header
+                    && ["accept", "content-type", "authorization"]
+                        .contains(&param.name.to_ascii_lowercase().as_str());
+                if sent.is_none() && !query_sent && !overridden {
+                    problems.push(format!("{place} is in the input but was not sent"));
+                }
+            }
+        }
+    }
+}
+
+/// Query pairs as `k=v&k=v`, for messages (or `nothing`).
+fn query_text(pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return "nothing".into();
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn security(

@@ -112,7 +112,8 @@ pub fn read_layout_module(dir: &Path, tag: Option<&str>) -> Result<StagedModule,
         .ok_or_else(|| invalid(format!("the SBOM referrer has no {SBOM_MEDIA_TYPE} layer")))?;
 
     // The module's own layout: the artifact tagged as manifest.yaml says,
-    // the SBOM referrer, and the signature if the layout has it.
+    // the SBOM and contract referrers, and the signature if the layout has
+    // it.
     let mut out = LayoutBuilder::new();
     let mut copy = |desc_digest: &str, tag: Option<&str>| -> Result<(), DistributeError> {
         let bytes = layout.blob(desc_digest)?;
@@ -126,6 +127,15 @@ pub fn read_layout_module(dir: &Path, tag: Option<&str>) -> Result<StagedModule,
     };
     copy(&digest, Some(&manifest.artifact.tag))?;
     copy(&manifest.sbom.referrer, None)?;
+    if let Some(contract) = &manifest.contract {
+        if !referrers.iter().any(|(d, _)| *d == contract.referrer) {
+            return Err(invalid(format!(
+                "the contract referrer {} is not in the layout",
+                contract.referrer
+            )));
+        }
+        copy(&contract.referrer, None)?;
+    }
     let sig_tag = signature_tag(&digest);
     if let Some(sig) = layout.tagged(&sig_tag) {
         let sig_digest = sig.digest.clone();

@@ -195,6 +195,7 @@ fn generated_crates_compile_to_aip_adapter_components() {
                 progress: &mut |_| {},
                 use_cache: false,
                 cancel: None,
+                background: false,
             },
         )
         .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
@@ -302,6 +303,7 @@ fn contract_test_with_altered_template(
             progress: &mut |_| {},
             use_cache: false,
             cancel: None,
+            background: false,
         },
     )
     .expect("the altered adapter compiles");
@@ -413,6 +415,7 @@ fn a_compile_failure_keeps_the_crate_and_reports_cargo_output() {
             progress: &mut |_| {},
             use_cache: false,
             cancel: None,
+            background: false,
         },
     )
     .expect_err("must not compile");
@@ -442,6 +445,7 @@ fn generated_service_crates_compile_to_static_services_that_answer_describe() {
                 progress: &mut |_| {},
                 use_cache: true,
                 cancel: None,
+                background: false,
             },
         )
         .unwrap_or_else(|e| panic!("{}: {e}", spec.name));

@@ -1,6 +1,6 @@
 //! The build service's jobs: crash recovery (SQLite and PostgreSQL),
 //! cancellation, time limits, attempts, rate limits, 100 concurrent
-//! submissions.
+//! submissions, fairness between tenants.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -137,6 +137,7 @@ fn running_builds_are_cancelled_and_stopped_at_their_time_limit() {
     );
     let job = job_of(&service, &id);
     assert_eq!(job["error"], json!("cancelled while running"), "{job}");
+    assert_eq!(job["error_kind"], json!("user"), "{job}");
     assert!(
         !data.path().join("modules/acme").join(&name).exists(),
         "nothing registered"
@@ -159,6 +160,7 @@ fn running_builds_are_cancelled_and_stopped_at_their_time_limit() {
             .is_some_and(|e| e.contains("exceeded its time limit of 1 s")),
         "{job}"
     );
+    assert_eq!(job["error_kind"], json!("internal"), "{job}");
     assert!(!data.path().join("modules/acme").join(&name).exists());
     service.kill();
 
@@ -179,6 +181,57 @@ fn running_builds_are_cancelled_and_stopped_at_their_time_limit() {
         states(&events).last().map(String::as_str),
         Some("succeeded"),
         "{events:?}"
+    );
+}
+
+/// One build slot; acme submits five jobs, then globex one: globex's job
+/// starts second, not after acme's queue drains.
+#[test]
+fn one_tenants_burst_does_not_hold_up_another_tenants_job() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let service = BuilderService::start_with(data.path(), &["--max-builds", "1"]);
+    // One body for every job: after the first, builds hit the compile
+    // cache, so the queue, not cargo, decides the order.
+    let body = submission("fair", "1.0.0");
+    let submit = |key: &str| {
+        let (status, _, job) = call(
+            "POST",
+            &service.url("/v1/builder/adapter"),
+            Some(key),
+            Some(&body),
+            &[],
+        );
+        assert_eq!(status, 202, "{job}");
+        job["id"].as_str().expect("id").to_string()
+    };
+    let acme: Vec<String> = (0..5).map(|_| submit("builder-key-1")).collect();
+    let globex = submit("globex-key-1");
+    let started = |id: &str, key: &str| {
+        let events = follow(&service, id, key);
+        assert_eq!(
+            states(&events).last().map(String::as_str),
+            Some("succeeded"),
+            "{events:?}"
+        );
+        let (_, _, job) = call(
+            "GET",
+            &service.url(&format!("/v1/builder/jobs/{id}")),
+            Some(key),
+            None,
+            &[],
+        );
+        job["started_at"].as_i64().expect("started_at")
+    };
+    let globex_started = started(&globex, "globex-key-1");
+    let acme_started: Vec<i64> = acme.iter().map(|id| started(id, "builder-key-1")).collect();
+    let after = acme_started
+        .iter()
+        .filter(|&&at| at > globex_started)
+        .count();
+    assert!(
+        after >= 3,
+        "globex's job waited for {} of acme's 5 (started {globex_started}; acme's {acme_started:?})",
+        5 - after
     );
 }
 
@@ -206,6 +259,7 @@ fn a_job_that_keeps_stopping_the_service_is_failed_after_three_attempts() {
             .is_some_and(|e| e.contains("stopped 3 times")),
         "{job}"
     );
+    assert_eq!(job["error_kind"], json!("internal"), "{job}");
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub struct ServiceSection {
     pub nats_url: Option<String>,
     /// `--max-builds`.
     pub max_builds: Option<usize>,
+    /// `--max-builds-per-tenant`.
+    pub max_builds_per_tenant: Option<usize>,
     /// `--max-body-bytes`.
     pub max_body_bytes: Option<usize>,
     /// `--max-operations`.

@@ -59,7 +59,14 @@ pub struct BuildOptions<'a> {
     /// with its rustc processes when the flag is set. (`None`: cargo stays
     /// in the caller's group, so a terminal's Ctrl-C reaches it.)
     pub cancel: Option<CancelFlag>,
+    /// Run cargo (and the rustc processes it starts, which inherit it) at
+    /// [`BACKGROUND_NICE`]: below a service answering requests on the
+    /// same machine.
+    pub background: bool,
 }
+
+/// The nice value of background builds.
+pub const BACKGROUND_NICE: i32 = 10;
 
 /// A compiled adapter.
 #[derive(Debug, Clone)]
@@ -87,6 +94,7 @@ pub fn compile(
         progress,
         use_cache,
         cancel,
+        background,
     } = opts;
     let builds = cache.builds_dir();
     std::fs::create_dir_all(&builds).map_err(io_err("create", &builds))?;
@@ -152,7 +160,8 @@ pub fn compile(
     .env("RUSTFLAGS", remap_flags())
     .env_remove("CARGO_ENCODED_RUSTFLAGS")
     .env_remove("CARGO_BUILD_TARGET");
-    let (ok, output) = run_streaming(cmd, "cargo", progress, cancel.as_ref())?;
+    let nice = background.then_some(BACKGROUND_NICE);
+    let (ok, output) = run_streaming(cmd, "cargo", progress, cancel.as_ref(), nice)?;
     if !ok {
         // The fixed folder is reused by the next build: keep a copy.
         let kept = tempfile::Builder::new()
@@ -245,7 +254,7 @@ fn ensure_target(triple: &str, progress: &mut dyn FnMut(&str)) -> Result<(), Com
     ));
     let mut cmd = Command::new("rustup");
     cmd.args(["target", "add", triple]);
-    let (ok, output) = run_streaming(cmd, "rustup", progress, None)?;
+    let (ok, output) = run_streaming(cmd, "rustup", progress, None, None)?;
     if ok {
         Ok(())
     } else {
@@ -285,7 +294,7 @@ fn ensure_dependencies(
     let mut cmd = Command::new(cargo_bin());
     cmd.args(["fetch", "--locked", "--target", triple, "--manifest-path"])
         .arg(manifest);
-    let (ok, output) = run_streaming(cmd, "cargo", progress, None)?;
+    let (ok, output) = run_streaming(cmd, "cargo", progress, None, None)?;
     if ok {
         Ok(())
     } else {
@@ -296,15 +305,24 @@ fn ensure_dependencies(
     }
 }
 
+/// Sets `child`'s nice value.
+fn lower_priority(child: &std::process::Child, nice: i32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_child(child);
+    rustix::process::setpriority_process(Some(pid), nice).map_err(std::io::Error::from)
+}
+
 /// Runs `cmd`, passing each stderr line to `progress`, and returns whether
 /// it succeeded plus everything it printed. When `cancel` is set, the tool
 /// and everything it started are killed and the result is
-/// [`CompileError::Cancelled`].
+/// [`CompileError::Cancelled`]. With `nice`, the tool runs at that nice
+/// value (set as it starts, before it starts anything of its own: cargo
+/// reads its manifests and lock file first).
 fn run_streaming(
     mut cmd: Command,
     tool: &'static str,
     progress: &mut dyn FnMut(&str),
     cancel: Option<&CancelFlag>,
+    nice: Option<i32>,
 ) -> Result<(bool, Vec<String>), CompileError> {
     #[cfg(unix)]
     if cancel.is_some() {
@@ -316,6 +334,13 @@ fn run_streaming(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| CompileError::Spawn { tool, source })?;
+    if let Some(nice) = nice
+        && let Err(e) = lower_priority(&child, nice)
+    {
+        progress(&format!(
+            "note: {tool} runs at normal priority (cannot set nice {nice}: {e})"
+        ));
+    }
     let _watch = cancel.map(|flag| crate::cancel::watch(&child, flag));
     let mut lines = Vec::new();
     if let Some(stderr) = child.stderr.take() {
@@ -376,4 +401,30 @@ fn compiled_crates(manifest: &Path, triple: &str) -> Result<Vec<(String, String)
     crates.sort();
     crates.dedup();
     Ok(crates)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn background_tools_run_at_a_lower_priority() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep starts");
+        super::lower_priority(&child, super::BACKGROUND_NICE).expect("setpriority");
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).expect("stat");
+        // The nice value is field 19; fields 3.. follow the `(comm)` part.
+        let after = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let nice: i32 = after
+            .split_whitespace()
+            .nth(16)
+            .and_then(|n| n.parse().ok())
+            .expect("nice field");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(nice, super::BACKGROUND_NICE);
+    }
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use cache::CacheDirs;
 pub use cancel::CancelFlag;
-pub use cargo::{BuildOptions, CompileTarget, Compiled, compile};
+pub use cargo::{BACKGROUND_NICE, BuildOptions, CompileTarget, Compiled, compile};
 pub use write::write_crate;
 
 /// Why a compile failed.

@@ -38,7 +38,7 @@ pub use fetch::{Fetched, SignatureState, fetch, resolve, signature_state};
 pub use info::{ModuleInfo, SearchHit, VersionInfo, info, search};
 pub use install::{InstallOptions, Installed, install, key_fingerprint};
 pub use layout_import::read_layout_module;
-pub use push::{MANIFEST_ARTIFACT_TYPE, PushEvent, PushOptions, PushReport, push};
+pub use push::{MANIFEST_ARTIFACT_TYPE, PushEvent, PushOptions, PushReport, publish, push};
 pub use reference::{ModuleRef, Selector, VersionReq};
 pub use status::{LocalModule, Status, StatusRow, local_modules, status};
 pub use version::{pick, tag_version, version_tag, versions};

@@ -51,6 +51,58 @@ pub enum PushEvent {
     Note(String),
 }
 
+impl std::fmt::Display for PushEvent {
+    /// The progress line front ends show.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PushEvent::Blob {
+                digest,
+                size,
+                uploaded,
+            } => write!(
+                f,
+                "{} {digest} ({size} bytes)",
+                if *uploaded { "uploaded" } else { "present " }
+            ),
+            PushEvent::Manifest { what, reference } => write!(f, "pushed {what} -> {reference}"),
+            PushEvent::Note(note) => f.write_str(note),
+        }
+    }
+}
+
+/// The publish step `aip-builder build --push`, `aip-builder push` and the
+/// build service share: pushes the module in `module_dir` to `dest`
+/// (`REGISTRY/REPO`, or `REGISTRY/REPO:TAG` for one more tag; the module's
+/// version is always its tag), moving `latest` when `latest` allows.
+pub async fn publish(
+    client: &RegistryClient,
+    module_dir: &Path,
+    dest: &ModuleRef,
+    latest: bool,
+    on: &mut (dyn FnMut(PushEvent) + Send),
+) -> Result<PushReport, DistributeError> {
+    let extra_tag = match &dest.selector {
+        crate::Selector::Latest => None,
+        crate::Selector::Tag(tag) => Some(tag.clone()),
+        other => {
+            return Err(DistributeError::Reference {
+                reference: dest.to_string(),
+                reason: format!(
+                    "push to REGISTRY/REPO or REGISTRY/REPO:TAG, not {other}: the module's own version is its tag"
+                ),
+            });
+        }
+    };
+    push(
+        client,
+        module_dir,
+        dest,
+        &PushOptions { latest, extra_tag },
+        on,
+    )
+    .await
+}
+
 /// What a push did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PushReport {

@@ -211,6 +211,9 @@ pub struct BuildRequest {
     pub use_compile_cache: bool,
     /// Stops the build at its next stage, or kills cargo while it runs.
     pub cancel: Option<aip_compile::CancelFlag>,
+    /// Compile at a lower CPU priority (the build service's builds, below
+    /// its API).
+    pub background: bool,
 }
 
 /// A registered module.
@@ -314,6 +317,7 @@ pub fn build_module(
             progress: &mut |line: &str| observer.tool_output(line),
             use_cache: req.use_compile_cache,
             cancel: req.cancel.clone(),
+            background: req.background,
         },
     )?;
     let artifact_size = compiled.artifact.len() as u64;

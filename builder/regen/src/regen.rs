@@ -154,6 +154,7 @@ pub fn regenerate(
         cache: settings.cache.clone(),
         use_compile_cache: true,
         cancel: None,
+        background: false,
     };
     let built = aip_pipeline::build_module(request, observer).map_err(|e| RegenError::Build {
         name: adapter.name.clone(),

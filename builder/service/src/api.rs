@@ -260,10 +260,12 @@ pub(crate) async fn enqueue(
         state: JobState::Queued,
         stage: None,
         error: None,
+        error_kind: None,
         hint: None,
         hint_data: None,
         module: None,
         request: serde_json::to_value(&prepared.accepted.request).unwrap_or_default(),
+        spec: Some(prepared.accepted.job.clone()),
         created_at: now_ms(),
         started_at: None,
         finished_at: None,
@@ -281,15 +283,9 @@ pub(crate) async fn enqueue(
             Ok(Inserted::Existing(existing))
         }
         Ok(Inserted::New(job)) => {
-            emit(
-                &state.store,
-                &state.runner.live,
-                &job.id,
-                "state",
-                serde_json::json!({"state": "queued"}),
-            )
-            .await;
-            state.runner.enqueue(&job.id);
+            let queued = crate::job::JobUpdate::state(JobState::Queued);
+            emit(&state.store, &state.runner.live, &job.id, &queued).await;
+            state.runner.enqueue(&job.tenant, &job.id);
             Ok(Inserted::New(job))
         }
         Err(problem) => {
@@ -519,12 +515,21 @@ async fn end_cancelled(
 ) -> Result<bool, Problem> {
     let cancelled = state
         .store
-        .transition(id, from, JobState::Cancelled, Some(why))
+        .transition(
+            id,
+            from,
+            JobState::Cancelled,
+            Some(&crate::job::JobFailure::user(why)),
+        )
         .await
         .map_err(|e| internal(&e))?;
     if cancelled {
-        let data = serde_json::json!({"state": "cancelled"});
-        emit(&state.store, &state.runner.live, id, "state", data).await;
+        let event = crate::job::JobUpdate::State {
+            state: JobState::Cancelled,
+            failure: None,
+            module: None,
+        };
+        emit(&state.store, &state.runner.live, id, &event).await;
     }
     Ok(cancelled)
 }

@@ -58,7 +58,7 @@ async fn store_and_ingest(
         }
         SpecInput::Files(_) => None,
     };
-    let spec_path = crate::request::spec_path(dir, &accepted.request);
+    let spec_path = accepted.job.spec_path(dir);
     std::fs::create_dir_all(dir)
         .and_then(|()| match (&accepted.spec, spec) {
             (SpecInput::Files(files), _) => {
@@ -69,9 +69,10 @@ async fn store_and_ingest(
         })
         .map_err(|e| internal(&format!("cannot store the spec in {}: {e}", dir.display())))?;
     // Ingest is milliseconds; it runs off the async threads all the same.
-    let options =
-        crate::request::ingest_options(dir, &accepted.request, state.config.max_operations);
-    let intents = accepted.request.intents.clone().unwrap_or_default();
+    let options = accepted
+        .job
+        .ingest_options(dir, state.config.max_operations);
+    let intents = accepted.job.intents.clone();
     tokio::task::spawn_blocking(move || {
         let mut api = aip_ingest::ingest(aip_ingest::SpecSource::File(spec_path), &options)
             .map_err(|e| Problem::from_ingest(&e))?
@@ -134,11 +135,11 @@ pub async fn check(
     intents.sort();
     intents.dedup();
     Ok(CheckReport {
-        name: accepted.request.name.clone(),
-        version: accepted.request.version.clone().unwrap_or_default(),
-        target: match accepted.request.target {
-            Some(crate::request::TargetName::Grpc) => "grpc".into(),
-            _ => "wasm".into(),
+        name: accepted.job.name.clone(),
+        version: accepted.job.version.clone(),
+        target: match accepted.job.target {
+            crate::request::TargetName::Grpc => "grpc".into(),
+            crate::request::TargetName::Wasm => "wasm".into(),
         },
         vendor: format!("{} {}", api.title, api.api_version),
         operations: api

@@ -32,10 +32,12 @@ mod api;
 mod auth;
 mod catalog;
 mod console;
+mod fair;
 mod fetch;
 mod hints;
 mod intake;
 mod job;
+mod job_spec;
 mod metrics;
 mod modules;
 mod modules_api;
@@ -56,6 +58,8 @@ mod verify_cache;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::job::{JobFailure, JobUpdate};
 
 pub use auth::{ApiKey, Role, parse_keys};
 pub use fetch::{FetchPolicy, forbidden};
@@ -94,6 +98,9 @@ pub struct ServiceConfig {
     pub database: Option<String>,
     /// Concurrent builds.
     pub max_builds: usize,
+    /// Most concurrent builds of one tenant (tenants with waiting jobs
+    /// also take turns for free slots).
+    pub max_builds_per_tenant: usize,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Most operations one spec may define.
@@ -307,38 +314,39 @@ async fn recover(
     }
     for job in store.unfinished().await? {
         if job.attempts >= MAX_ATTEMPTS {
-            let error = format!(
+            let failure = JobFailure::internal(format!(
                 "the service stopped {} times while building this job; it is not tried again",
                 job.attempts
-            );
+            ));
             if store
                 .transition(
                     &job.id,
                     &[JobState::Queued, JobState::Running],
                     JobState::Failed,
-                    Some(&error),
+                    Some(&failure),
                 )
                 .await?
             {
-                let data = serde_json::json!({"state": "failed", "error": error});
-                runner::emit(store, &runner.live, &job.id, "state", data).await;
+                let event = JobUpdate::State {
+                    state: JobState::Failed,
+                    failure: Some(failure),
+                    module: None,
+                };
+                runner::emit(store, &runner.live, &job.id, &event).await;
             }
             continue;
         }
         tracing::info!(job = %job.id, state = job.state.as_str(), "resuming a job the service stopped during");
-        runner::emit(
-            store,
-            &runner.live,
-            &job.id,
-            "log",
-            serde_json::json!({"line": format!(
-                "the service restarted while this job was {}{}; building it again",
-                job.state.as_str(),
-                job.stage.as_deref().map(|s| format!(" (stage {s})")).unwrap_or_default()
-            )}),
-        )
-        .await;
-        runner.enqueue(&job.id);
+        let line = format!(
+            "the service restarted while this job was {}{}; building it again",
+            job.state.as_str(),
+            job.stage
+                .as_deref()
+                .map(|s| format!(" (stage {s})"))
+                .unwrap_or_default()
+        );
+        runner::emit(store, &runner.live, &job.id, &JobUpdate::Log { line }).await;
+        runner.enqueue(&job.tenant, &job.id);
     }
     Ok(())
 }

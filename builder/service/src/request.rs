@@ -1,11 +1,8 @@
 //! `POST /v1/builder/adapter`: the platform's request shape, validated.
 
-use std::collections::BTreeMap;
-
-use std::path::{Path, PathBuf};
-
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::problem::Problem;
 use crate::upload::{self, SpecFiles, UploadLimits};
@@ -102,45 +99,6 @@ pub struct AdapterRequest {
 /// Where a job's uploaded files live, inside its folder.
 pub const FILES_DIR: &str = "files";
 
-/// The spec file of a job: the entry of its uploaded files, or its one
-/// inline/fetched document (whose extension tells ingest the format).
-pub fn spec_path(job_dir: &Path, request: &AdapterRequest) -> PathBuf {
-    if let Some(entry) = &request.entry {
-        return job_dir.join(FILES_DIR).join(entry);
-    }
-    match request.protocol {
-        Protocol::Grpc => job_dir.join("spec.proto"),
-        Protocol::Rest => job_dir.join("spec.yaml"),
-    }
-}
-
-/// How a job's spec is ingested: references confined to the job's own
-/// folder (named "the uploaded files" in messages, never by its path).
-pub fn ingest_options(
-    job_dir: &Path,
-    request: &AdapterRequest,
-    max_operations: usize,
-) -> aip_ingest::IngestOptions {
-    let root = if request.entry.is_some() {
-        job_dir.join(FILES_DIR)
-    } else {
-        job_dir.to_path_buf()
-    };
-    aip_ingest::IngestOptions {
-        name: Some(request.name.clone()),
-        strict: request.strict.unwrap_or(false),
-        proto_paths: vec![root.clone()],
-        ref_root: Some(aip_ingest::RefRoot::labelled(
-            root,
-            "the uploaded spec files",
-        )),
-        limits: aip_ingest::Limits {
-            max_operations,
-            ..aip_ingest::Limits::default()
-        },
-    }
-}
-
 /// Where the spec comes from.
 #[derive(Debug, Clone)]
 pub enum SpecInput {
@@ -157,6 +115,8 @@ pub enum SpecInput {
 pub struct Accepted {
     /// The request as sent (stored with the job, without the spec).
     pub request: AdapterRequest,
+    /// What the job builds, every default decided.
+    pub job: crate::job_spec::JobSpec,
     /// The spec: inline bytes, or a URL still to fetch.
     pub spec: SpecInput,
 }
@@ -248,7 +208,8 @@ impl AdapterRequest {
         request.signing = Some(Signing {
             cosign_key_ref: key_ref,
         });
-        Ok(Accepted { request, spec })
+        let job = crate::job_spec::JobSpec::of(&request);
+        Ok(Accepted { request, job, spec })
     }
 
     /// The resources to write into the manifest, defaults filled in.

@@ -5,14 +5,16 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aip_pipeline::{BuildRequest, Observer, Stage};
+use aip_pipeline::{Observer, Stage};
 use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use crate::ServiceConfig;
-use crate::job::JobFailure;
+use crate::fair::FairQueue;
+use crate::job::{Announced, FailureKind, JobError, JobFailure, JobUpdate, ModuleOutcome, Pushed};
+use crate::job_spec::JobSpec;
 use crate::metrics::Metrics;
 use crate::modules::Registry;
-use crate::request::{AdapterRequest, TargetName};
+use crate::request::AdapterRequest;
 use crate::scrub::Scrubber;
 use crate::stop::{Running, StopReason};
 use crate::store::{JobEvent, JobState, Store};
@@ -20,10 +22,10 @@ use crate::store::{JobEvent, JobState, Store};
 /// A live event: which job, and the event.
 pub type LiveEvent = (String, JobEvent);
 
-/// Hands jobs to build slots.
+/// Hands jobs to build slots, tenants taking turns (`fair.rs`).
 #[derive(Clone)]
 pub struct Runner {
-    queue: mpsc::UnboundedSender<String>,
+    queue: Arc<FairQueue>,
     /// Live events for SSE subscribers.
     pub live: broadcast::Sender<LiveEvent>,
     /// Jobs waiting for a slot.
@@ -41,22 +43,23 @@ impl Runner {
         metrics: Metrics,
         announcer: Option<aip_fleet::Announcer>,
     ) -> Runner {
-        let (queue, mut jobs) = mpsc::unbounded_channel::<String>();
+        let queue = Arc::new(FairQueue::new(config.max_builds_per_tenant));
         let (live, _) = broadcast::channel(1024);
         let depth = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let running = Running::default();
         let runner = Runner {
-            queue,
+            queue: queue.clone(),
             live: live.clone(),
             depth: depth.clone(),
             running: running.clone(),
         };
         let slots = Arc::new(Semaphore::new(config.max_builds.max(1)));
         tokio::spawn(async move {
-            while let Some(id) = jobs.recv().await {
+            loop {
                 let Ok(permit) = slots.clone().acquire_owned().await else {
                     break;
                 };
+                let (tenant, id) = queue.next().await;
                 depth.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 let ctx = JobContext {
                     store: store.clone(),
@@ -67,31 +70,27 @@ impl Runner {
                     metrics: metrics.clone(),
                     announcer: announcer.clone(),
                 };
+                let queue = queue.clone();
                 tokio::spawn(async move {
                     run_job(&ctx, &id).await;
                     drop(permit);
+                    queue.done(&tenant);
                 });
             }
         });
         runner
     }
 
-    /// Queues a job.
-    pub fn enqueue(&self, id: &str) {
+    /// Queues job `id` of `tenant`.
+    pub fn enqueue(&self, tenant: &str, id: &str) {
         self.depth.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let _ = self.queue.send(id.to_string());
+        self.queue.push(tenant, id);
     }
 }
 
 /// Records an event and publishes it live.
-pub async fn emit(
-    store: &Store,
-    live: &broadcast::Sender<LiveEvent>,
-    id: &str,
-    kind: &str,
-    data: serde_json::Value,
-) {
-    match store.append_event(id, kind, data).await {
+pub async fn emit(store: &Store, live: &broadcast::Sender<LiveEvent>, id: &str, event: &JobUpdate) {
+    match store.append_event(id, event.kind(), event.data()).await {
         Ok(event) => {
             let _ = live.send((id.to_string(), event));
         }
@@ -133,99 +132,37 @@ async fn run_job(ctx: &JobContext, id: &str) {
         }
     };
     ctx.metrics.builds_running(1);
-    emit(
-        store,
-        live,
-        id,
-        "state",
-        serde_json::json!({"state": "running"}),
-    )
-    .await;
-    let request: Result<AdapterRequest, _> = serde_json::from_value(job.request.clone());
-    let outcome = match request {
-        Err(e) => Err((
-            JobFailure::new(format!("the stored request does not parse: {e}")),
-            None,
-        )),
-        Ok(request) => {
-            let handle = tokio::runtime::Handle::current();
-            let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
-            let metrics = ctx.metrics.clone();
-            let job_dir = ctx.config.job_dir(id);
-            let destination = ctx.registry.destination(&job.tenant);
-            let scrubber = scrubber(&ctx.config, &request, &job_dir, &job.tenant);
-            let build = build_request(&ctx.config, &request, &job_dir, destination, &job.tenant);
-            let push = request.push.clone();
-            let cancel = guard.stop.flag();
-            let stop = guard.stop.clone();
-            let built = tokio::task::spawn_blocking(move || {
-                let mut build = build.map_err(JobFailure::new)?;
-                build.cancel = Some(cancel);
-                let mut observer = JobObserver {
-                    handle,
-                    store: store2,
-                    live: live2,
-                    id: id2,
-                    attempt,
-                    stop,
-                    metrics,
-                    current: None,
-                    scrubber: scrubber.clone(),
-                };
-                let built = aip_pipeline::build_module(build, &mut observer);
-                observer.finish_stage();
-                built
-                    .map(|built| {
-                        serde_json::json!({
-                            "name": built.manifest.metadata.name,
-                            "version": built.manifest.metadata.version,
-                            "runtime": built.manifest.runtime.kind,
-                            "artifact_digest": built.manifest.artifact.digest,
-                            "artifact_size": built.artifact_size,
-                            "intents": built.manifest.intents.len(),
-                            "spec_digest": built.manifest.metadata.source.digest,
-                            "warnings": built.warnings,
-                        })
-                    })
-                    .map_err(|e| JobFailure {
-                        message: scrubber.scrub(&e.to_string()),
-                        hint: e.hint(),
-                    })
-            })
-            .await
-            .unwrap_or_else(|e| Err(JobFailure::new(format!("the build task failed: {e}"))));
-            let pushed = match (built, push) {
-                (Ok(module), Some(dest)) if guard.stop.reason().is_none() => {
-                    push_module(ctx, id, attempt, &job.tenant, module, &dest).await
-                }
-                (built, _) => built.map_err(|e| (e, None)),
-            };
-            match (pushed, &ctx.announcer) {
-                (Ok(module), Some(announcer)) if guard.stop.reason().is_none() => {
-                    announce(ctx, announcer, id, attempt, &job.tenant, module).await
-                }
-                (pushed, _) => pushed,
-            }
-        }
+    emit(store, live, id, &JobUpdate::state(JobState::Running)).await;
+    // Jobs accepted before jobs stored their resolved spec resolve it now,
+    // as acceptance would have.
+    let spec = match job.spec.clone() {
+        Some(spec) => Ok(spec),
+        None => serde_json::from_value::<AdapterRequest>(job.request.clone())
+            .map(|request| JobSpec::of(&request))
+            .map_err(|e| JobFailure::internal(format!("the stored request does not parse: {e}"))),
+    };
+    let outcome = match spec {
+        Err(failure) => Err(failure.into()),
+        Ok(spec) => build_and_publish(ctx, id, attempt, &job.tenant, &spec, &guard).await,
     };
     let stopped = guard.stop.reason();
     drop(guard);
     ctx.metrics.builds_running(-1);
     let (state, error, module) = match (outcome, stopped) {
         (Ok(module), None) => (JobState::Succeeded, None, Some(module)),
-        (Err((error, module)), None) => (JobState::Failed, Some(error), module),
+        (Err(JobError { failure, module }), None) => (JobState::Failed, Some(failure), module),
         // The job is no longer this build's: nothing to record.
         (_, Some(StopReason::Lost)) => return,
         // Stopped before it committed to registering, so nothing was
         // registered (`outcome` is the cancellation).
         (outcome, Some(StopReason::Cancelled)) => (
             JobState::Cancelled,
-            Some(JobFailure::new("cancelled while running")),
+            Some(JobFailure::user("cancelled while running")),
             outcome.ok(),
         ),
         (outcome, Some(StopReason::TimedOut(limit))) => (
             JobState::Failed,
-            Some(JobFailure::new(format!(
+            Some(JobFailure::internal(format!(
                 "the build exceeded its time limit of {} s and was stopped (serve --build-timeout)",
                 limit.as_secs()
             ))),
@@ -238,23 +175,83 @@ async fn run_job(ctx: &JobContext, id: &str) {
         .await
     {
         Ok(true) => {
-            emit(
-                store,
-                live,
-                id,
-                "state",
-                serde_json::json!({
-                    "state": state,
-                    "error": error.as_ref().map(|f| &f.message),
-                    "hint": error.as_ref().and_then(|f| f.hint.as_ref()).map(crate::hints::render),
-                    "module": module,
-                }),
-            )
-            .await;
+            let event = JobUpdate::State {
+                state,
+                failure: error,
+                module: module.map(Box::new),
+            };
+            emit(store, live, id, &event).await;
         }
         Ok(false) => {}
         Err(e) => tracing::error!(job = id, "cannot record the outcome: {e}"),
     }
+}
+
+/// Builds the job's module, then pushes and announces it as the job and
+/// the service ask.
+async fn build_and_publish(
+    ctx: &JobContext,
+    id: &str,
+    attempt: i64,
+    tenant: &str,
+    spec: &JobSpec,
+    guard: &crate::stop::RunningGuard,
+) -> Result<ModuleOutcome, JobError> {
+    let handle = tokio::runtime::Handle::current();
+    let job_dir = ctx.config.job_dir(id);
+    let destination = ctx.registry.destination(tenant);
+    let scrubber = scrubber(&ctx.config, spec, &job_dir, tenant);
+    let build = spec.build_request(&ctx.config, &job_dir, destination, tenant);
+    let mut observer = JobObserver {
+        handle,
+        store: ctx.store.clone(),
+        live: ctx.live.clone(),
+        id: id.to_string(),
+        attempt,
+        stop: guard.stop.clone(),
+        metrics: ctx.metrics.clone(),
+        current: None,
+        scrubber,
+    };
+    let cancel = guard.stop.flag();
+    let built = tokio::task::spawn_blocking(move || {
+        let mut build = build?;
+        build.cancel = Some(cancel);
+        let built = aip_pipeline::build_module(build, &mut observer);
+        observer.finish_stage();
+        built
+            .map(|built| ModuleOutcome::of(&built))
+            .map_err(|e| JobFailure {
+                message: observer.scrubber.scrub(&e.to_string()),
+                kind: if e.is_user_error() {
+                    FailureKind::User
+                } else {
+                    FailureKind::Internal
+                },
+                hint: e.hint(),
+            })
+    })
+    .await
+    .unwrap_or_else(|e| Err(JobFailure::internal(format!("the build task failed: {e}"))))?;
+    let mut module = built;
+    if guard.stop.reason().is_some() {
+        return Ok(module);
+    }
+    let fail = |failure: JobFailure, module: &ModuleOutcome| JobError {
+        failure,
+        module: Some(module.clone()),
+    };
+    if let Some(dest) = &spec.push {
+        let pushed = push_module(ctx, id, attempt, tenant, &module, dest).await;
+        module.pushed = Some(pushed.map_err(|f| fail(f, &module))?);
+    }
+    if let Some(announcer) = &ctx.announcer
+        && guard.stop.reason().is_none()
+    {
+        let announced = announce(ctx, announcer, id, attempt, tenant, &module).await;
+        module.announced = Some(announced.map_err(|f| fail(f, &module))?);
+    }
+    Ok(module)
 }
 
 /// Announces a registered module on NATS (bundle into the Object Store,
@@ -266,19 +263,22 @@ async fn announce(
     id: &str,
     attempt: i64,
     tenant: &str,
-    mut module: serde_json::Value,
-) -> Result<serde_json::Value, (JobFailure, Option<serde_json::Value>)> {
-    let name = module["name"].as_str().unwrap_or_default().to_string();
-    let version = module["version"].as_str().unwrap_or_default().to_string();
-    let folder = ctx.registry.destination(tenant).folder(&name, &version);
-    let data = serde_json::json!({"stage": "announce", "detail": aip_fleet::SUBJECT});
-    emit(&ctx.store, &ctx.live, id, "stage", data).await;
+    module: &ModuleOutcome,
+) -> Result<Announced, JobFailure> {
+    let folder = ctx
+        .registry
+        .destination(tenant)
+        .folder(&module.name, &module.version);
+    let stage = JobUpdate::Stage {
+        stage: "announce".into(),
+        detail: aip_fleet::SUBJECT.into(),
+    };
+    emit(&ctx.store, &ctx.live, id, &stage).await;
     let _ = ctx.store.set_stage(id, attempt, "announce").await;
-    let spec_digest = module["spec_digest"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    match announcer.announce(&folder, tenant, &spec_digest).await {
+    match announcer
+        .announce(&folder, tenant, &module.spec_digest)
+        .await
+    {
         Ok(event) => {
             let line = format!(
                 "announced {} on {} ({})",
@@ -286,60 +286,48 @@ async fn announce(
                 aip_fleet::SUBJECT,
                 event.data.artifact.object
             );
-            emit(
-                &ctx.store,
-                &ctx.live,
-                id,
-                "log",
-                serde_json::json!({"line": line}),
-            )
-            .await;
-            module["announced"] = serde_json::json!({
-                "event_id": event.id,
-                "object": event.data.artifact.object,
-                "digest": event.data.artifact.digest,
-            });
-            Ok(module)
+            emit(&ctx.store, &ctx.live, id, &JobUpdate::Log { line }).await;
+            Ok(Announced {
+                event_id: event.id,
+                object: event.data.artifact.object,
+                digest: event.data.artifact.digest,
+            })
         }
-        Err(e) => Err((
-            JobFailure::new(format!(
-                "registered {name} {version}, but announcing it failed: {e}"
-            )),
-            Some(module),
-        )),
+        Err(e) => Err(JobFailure::internal(format!(
+            "registered {} {}, but announcing it failed: {e}",
+            module.name, module.version
+        ))),
     }
 }
 
-/// Pushes a registered module to `dest`; a failed push fails the job but
-/// leaves the module registered (and named in the job).
+/// Pushes a registered module to `dest` (the publish step `aip-builder
+/// build --push` takes too); a failed push fails the job but leaves the
+/// module registered (and named in the job).
 async fn push_module(
     ctx: &JobContext,
     id: &str,
     attempt: i64,
     tenant: &str,
-    mut module: serde_json::Value,
+    module: &ModuleOutcome,
     dest: &str,
-) -> Result<serde_json::Value, (JobFailure, Option<serde_json::Value>)> {
+) -> Result<Pushed, JobFailure> {
     let (store, live) = (&ctx.store, &ctx.live);
-    let name = module["name"].as_str().unwrap_or_default().to_string();
-    let version = module["version"].as_str().unwrap_or_default().to_string();
-    let folder = ctx.registry.destination(tenant).folder(&name, &version);
-    let data = serde_json::json!({"stage": "push", "detail": dest});
-    emit(store, live, id, "stage", data).await;
+    let folder = ctx
+        .registry
+        .destination(tenant)
+        .folder(&module.name, &module.version);
+    let stage = JobUpdate::Stage {
+        stage: "push".into(),
+        detail: dest.into(),
+    };
+    emit(store, live, id, &stage).await;
     let _ = store.set_stage(id, attempt, "push").await;
     // Push progress is recorded live, as the build's is.
     let (lines, mut received) = mpsc::unbounded_channel::<String>();
     let (store2, live2, id2) = (store.clone(), live.clone(), id.to_string());
     let forward = tokio::spawn(async move {
         while let Some(line) = received.recv().await {
-            emit(
-                &store2,
-                &live2,
-                &id2,
-                "log",
-                serde_json::json!({"line": line}),
-            )
-            .await;
+            emit(&store2, &live2, &id2, &JobUpdate::Log { line }).await;
         }
     });
     let report = async {
@@ -351,22 +339,9 @@ async fn push_module(
         let client = aip_distribute::RegistryClient::connect(&dest.registry, &options)
             .await
             .map_err(|e| e.to_string())?;
-        let extra_tag = match &dest.selector {
-            aip_distribute::Selector::Tag(tag) => Some(tag.clone()),
-            _ => None,
-        };
-        aip_distribute::push(
-            &client,
-            &folder,
-            &dest,
-            &aip_distribute::PushOptions {
-                latest: true,
-                extra_tag,
-            },
-            &mut |event| {
-                let _ = lines.send(push_line(&event));
-            },
-        )
+        aip_distribute::publish(&client, &folder, &dest, true, &mut |event| {
+            let _ = lines.send(event.to_string());
+        })
         .await
         .map_err(|e| e.to_string())
     }
@@ -374,94 +349,27 @@ async fn push_module(
     drop(lines);
     let _ = forward.await;
     match report {
-        Ok(report) => {
-            module["pushed"] = serde_json::json!({
-                "reference": report.reference,
-                "tags": report.tags,
-                "signature_tag": report.signature_tag,
-            });
-            Ok(module)
-        }
-        Err(e) => Err((
-            JobFailure::new(format!(
-                "registered {name} {version}, but the push to {dest} failed: {e}"
-            )),
-            Some(module),
-        )),
+        Ok(report) => Ok(Pushed {
+            reference: report.reference,
+            tags: report.tags,
+            signature_tag: report.signature_tag,
+        }),
+        Err(e) => Err(JobFailure::internal(format!(
+            "registered {} {}, but the push to {dest} failed: {e}",
+            module.name, module.version
+        ))),
     }
-}
-
-fn push_line(event: &aip_distribute::PushEvent) -> String {
-    match event {
-        aip_distribute::PushEvent::Blob {
-            digest,
-            size,
-            uploaded,
-        } => format!(
-            "{} {digest} ({size} bytes)",
-            if *uploaded { "uploaded" } else { "present " }
-        ),
-        aip_distribute::PushEvent::Manifest { what, reference } => {
-            format!("pushed {what} -> {reference}")
-        }
-        aip_distribute::PushEvent::Note(note) => note.clone(),
-    }
-}
-
-fn build_request(
-    config: &ServiceConfig,
-    request: &AdapterRequest,
-    job_dir: &std::path::Path,
-    destination: aip_register::Destination,
-    tenant: &str,
-) -> Result<BuildRequest, String> {
-    let key_ref = request
-        .signing
-        .as_ref()
-        .map_or(crate::DEFAULT_KEY_REF, |s| s.cosign_key_ref.as_str());
-    let key = config.signing_key_for(key_ref, tenant).ok_or_else(|| {
-        format!("signing key {key_ref:?} is no longer configured for tenant {tenant}")
-    })?;
-    Ok(BuildRequest {
-        spec: aip_ingest::SpecSource::File(crate::request::spec_path(job_dir, request)),
-        ingest: crate::request::ingest_options(job_dir, request, config.max_operations),
-        target: match request.target {
-            Some(TargetName::Grpc) => aip_pipeline::Target::GrpcService,
-            None if request.protocol == crate::request::Protocol::Grpc => {
-                aip_pipeline::Target::GrpcService
-            }
-            _ => aip_pipeline::Target::WasmComponent,
-        },
-        vendor_url: None,
-        intents: request.intents.clone().unwrap_or_default(),
-        version: request.version.clone().unwrap_or_else(|| "0.1.0".into()),
-        key: aip_sign::KeyRef::File(key.path.clone()),
-        password: key.password.clone(),
-        // Each tenant registers into its own folder, each version into its
-        // own: two tenants' modules of the same name never replace each
-        // other, and earlier versions stay.
-        destination,
-        generated_dir: None,
-        resources: request.resources(),
-        cache: aip_compile::CacheDirs::from_env(),
-        use_compile_cache: true,
-        cancel: None,
-    })
 }
 
 /// What the job's events and errors show instead of server paths.
 fn scrubber(
     config: &ServiceConfig,
-    request: &AdapterRequest,
+    spec: &JobSpec,
     job_dir: &std::path::Path,
     tenant: &str,
 ) -> Scrubber {
-    let key_ref = request
-        .signing
-        .as_ref()
-        .map_or(crate::DEFAULT_KEY_REF, |s| s.cosign_key_ref.as_str());
     let key = config
-        .signing_key_for(key_ref, tenant)
+        .signing_key_for(&spec.key_ref, tenant)
         .map(|k| (k.name.as_str(), k.path.as_path()));
     Scrubber::for_job(
         job_dir,
@@ -497,9 +405,9 @@ impl JobObserver {
         }
     }
 
-    fn record(&self, kind: &str, data: serde_json::Value) {
+    fn record(&self, event: JobUpdate) {
         self.handle
-            .block_on(emit(&self.store, &self.live, &self.id, kind, data));
+            .block_on(emit(&self.store, &self.live, &self.id, &event));
     }
 }
 
@@ -522,30 +430,27 @@ impl Observer for JobObserver {
         if stage == Stage::Register && !self.stop.commit() {
             return;
         }
-        self.record(
-            "stage",
-            serde_json::json!({"stage": stage.name(), "detail": self.scrubber.scrub(detail)}),
-        );
+        self.record(JobUpdate::Stage {
+            stage: stage.name().into(),
+            detail: self.scrubber.scrub(detail),
+        });
     }
     fn note(&mut self, note: &str) {
         let line = self.scrubber.scrub(note);
-        self.record("log", serde_json::json!({"line": line}));
+        self.record(JobUpdate::Log { line });
     }
     fn tool_output(&mut self, line: &str) {
         let line = self.scrubber.scrub(line);
-        self.record("log", serde_json::json!({"line": line}));
+        self.record(JobUpdate::Log { line });
     }
     fn warn(&mut self, warning: &aip_ir::SpecWarning) {
-        self.record(
-            "warning",
-            serde_json::json!({
-                "kind": warning.kind.as_str(),
-                "file": self.scrubber.scrub(&warning.file),
-                "pointer": warning.pointer,
-                "message": self.scrubber.scrub(&warning.message),
-                "line": self.scrubber.scrub(&warning.to_string()),
-            }),
-        );
+        self.record(JobUpdate::Warning {
+            kind: warning.kind.as_str().into(),
+            file: self.scrubber.scrub(&warning.file),
+            pointer: warning.pointer.clone(),
+            message: self.scrubber.scrub(&warning.message),
+            line: self.scrubber.scrub(&warning.to_string()),
+        });
     }
 }
 

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 
 use crate::ServiceError;
-use crate::job::JobFailure;
+use crate::job::{FailureKind, JobFailure, ModuleOutcome};
 pub use crate::job::{Inserted, Job, JobEvent, JobState};
 
 /// SQLite migrations, embedded (`migrations/sqlite/`).
@@ -142,13 +142,14 @@ impl Store {
         idempotency_key: Option<&str>,
     ) -> Result<Inserted, ServiceError> {
         let inserted = sqlx::query(
-            "INSERT INTO jobs (id, tenant, idempotency_key, request_digest, request, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO jobs (id, tenant, idempotency_key, request_digest, request, job_spec, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&job.id)
         .bind(&job.tenant)
         .bind(idempotency_key)
         .bind(&job.request_digest)
         .bind(job.request.to_string())
+        .bind(job.spec.as_ref().map(to_json).transpose()?)
         .bind(JobState::Queued.as_str())
         .bind(job.created_at)
         .execute(&self.pool)
@@ -265,16 +266,17 @@ impl Store {
         id: &str,
         from: &[JobState],
         to: JobState,
-        error: Option<&str>,
+        failure: Option<&JobFailure>,
     ) -> Result<bool, ServiceError> {
         let from = states_sql(from);
         let done = sqlx::query(&format!(
-            "UPDATE jobs SET state = $1, error = COALESCE($2, error), \
-             finished_at = CASE WHEN $1 IN ('succeeded', 'failed', 'cancelled') THEN $3 ELSE finished_at END \
-             WHERE id = $4 AND state IN ({from})"
+            "UPDATE jobs SET state = $1, error = COALESCE($2, error), error_kind = COALESCE($3, error_kind), \
+             finished_at = CASE WHEN $1 IN ('succeeded', 'failed', 'cancelled') THEN $4 ELSE finished_at END \
+             WHERE id = $5 AND state IN ({from})"
         ))
         .bind(to.as_str())
-        .bind(error)
+        .bind(failure.map(|f| f.message.as_str()))
+        .bind(failure.map(|f| f.kind.as_str()))
         .bind(now_ms())
         .bind(id)
         .execute(&self.pool)
@@ -311,27 +313,24 @@ impl Store {
         attempt: i64,
         state: JobState,
         failure: Option<&JobFailure>,
-        module: Option<&serde_json::Value>,
+        module: Option<&ModuleOutcome>,
     ) -> Result<bool, ServiceError> {
         let hint = failure
             .and_then(|f| f.hint.as_ref())
-            .map(|hint| {
-                serde_json::to_string(hint)
-                    .map_err(|e| ServiceError::Store(format!("cannot store a hint: {e}")))
-            })
+            .map(to_json)
             .transpose()?;
-        let named = |field: &str| module.and_then(|m| m[field].as_str()).map(str::to_string);
         let done = sqlx::query(
-            "UPDATE jobs SET state = $1, error = $2, error_hint = $3, module = $4, \
-             module_name = $5, module_version = $6, finished_at = $7 \
-             WHERE id = $8 AND state = 'running' AND attempts = $9",
+            "UPDATE jobs SET state = $1, error = $2, error_hint = $3, error_kind = $4, module = $5, \
+             module_name = $6, module_version = $7, finished_at = $8 \
+             WHERE id = $9 AND state = 'running' AND attempts = $10",
         )
         .bind(state.as_str())
         .bind(failure.map(|f| f.message.as_str()))
         .bind(hint)
-        .bind(module.map(ToString::to_string))
-        .bind(named("name"))
-        .bind(named("version"))
+        .bind(failure.map(|f| f.kind.as_str()))
+        .bind(module.map(to_json).transpose()?)
+        .bind(module.map(|m| m.name.clone()))
+        .bind(module.map(|m| m.version.clone()))
         .bind(now_ms())
         .bind(id)
         .bind(attempt)
@@ -482,6 +481,11 @@ fn scrub(message: &str, database: &Database) -> String {
     }
 }
 
+/// A value as the JSON text a column holds.
+fn to_json(value: &impl serde::Serialize) -> Result<String, ServiceError> {
+    serde_json::to_string(value).map_err(|e| ServiceError::Store(format!("cannot store {e}")))
+}
+
 fn job_from_row(r: &AnyRow) -> Result<Job, ServiceError> {
     let json = |col: &str| -> Result<Option<serde_json::Value>, ServiceError> {
         let text: Option<String> = r.try_get(col).map_err(store_err)?;
@@ -490,16 +494,19 @@ fn job_from_row(r: &AnyRow) -> Result<Job, ServiceError> {
     let state: String = r.try_get("state").map_err(store_err)?;
     let hint_data: Option<aip_hint::Hint> =
         json("error_hint")?.and_then(|h| serde_json::from_value(h).ok());
+    let error_kind: Option<String> = r.try_get("error_kind").map_err(store_err)?;
     Ok(Job {
         id: r.try_get("id").map_err(store_err)?,
         tenant: r.try_get("tenant").map_err(store_err)?,
         state: JobState::parse(&state),
         stage: r.try_get("stage").map_err(store_err)?,
         error: r.try_get("error").map_err(store_err)?,
+        error_kind: error_kind.as_deref().and_then(FailureKind::parse),
         hint: hint_data.as_ref().map(crate::hints::render),
         hint_data,
-        module: json("module")?,
+        module: json("module")?.and_then(|m| serde_json::from_value(m).ok()),
         request: json("request")?.unwrap_or(serde_json::Value::Null),
+        spec: json("job_spec")?.and_then(|s| serde_json::from_value(s).ok()),
         created_at: r.try_get("created_at").map_err(store_err)?,
         started_at: r.try_get("started_at").map_err(store_err)?,
         finished_at: r.try_get("finished_at").map_err(store_err)?,
@@ -519,10 +526,12 @@ mod tests {
             state: JobState::Queued,
             stage: None,
             error: None,
+            error_kind: None,
             hint: None,
             hint_data: None,
             module: None,
             request: serde_json::json!({"name": "m"}),
+            spec: None,
             created_at: now_ms(),
             started_at: None,
             finished_at: None,
@@ -550,6 +559,7 @@ mod tests {
         assert_eq!(attempt, 1);
         let boom = JobFailure {
             message: "boom".into(),
+            kind: FailureKind::User,
             hint: Some(aip_hint::Hint::RaiseOperationLimit { limit: 3 }),
         };
         assert!(
@@ -601,8 +611,10 @@ mod tests {
             (JobState::Failed, Some("boom"), 1, Some("compile"))
         );
         assert!(j1.started_at.is_some() && j1.finished_at.is_some());
-        // The hint is kept as data, and worded in the API's terms.
+        // The hint is kept as data, and worded in the API's terms; the
+        // failure keeps whose it is.
         assert_eq!(j1.hint_data, boom.hint);
+        assert_eq!(j1.error_kind, Some(FailureKind::User));
         assert!(
             j1.hint
                 .as_deref()
@@ -634,7 +646,18 @@ mod tests {
         for (id, version) in [("j1", "1.0.0"), ("j2", "2.0.0")] {
             store.insert(&job(id), None).await.expect("insert");
             let attempt = store.start(id).await.expect("start").expect("taken");
-            let module = serde_json::json!({"name": "m", "version": version});
+            let module = ModuleOutcome {
+                name: "m".into(),
+                version: version.into(),
+                runtime: "wasm".into(),
+                artifact_digest: "sha256:0".into(),
+                artifact_size: 1,
+                intents: 1,
+                spec_digest: "sha256:1".into(),
+                warnings: Vec::new(),
+                pushed: None,
+                announced: None,
+            };
             assert!(
                 store
                     .finish(id, attempt, JobState::Succeeded, None, Some(&module))

@@ -119,6 +119,7 @@ impl Opts {
             vendor_url: self.vendor_url.clone(),
             intents: self.intents.iter().cloned().collect(),
             cancel: None,
+            background: false,
             version: self.version.clone(),
             key,
             password,

@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use aip_distribute::{ModuleRef, PushEvent, PushOptions, PushReport, Selector};
+use aip_distribute::{ModuleRef, PushEvent, PushReport};
 use clap::Args;
 use serde_json::json;
 
-use crate::exit::{CliError, user};
+use crate::exit::CliError;
 use crate::progress::{Format, Progress};
 use crate::registry_args::{RegistryArgs, block_on, distribute_error, module_ref};
 
@@ -52,15 +52,6 @@ pub fn push_module(
     registry: &RegistryArgs,
     progress: &mut Progress,
 ) -> Result<PushReport, CliError> {
-    let extra_tag = match &dest.selector {
-        Selector::Latest => None,
-        Selector::Tag(tag) => Some(tag.clone()),
-        other => {
-            return Err(user(anyhow::anyhow!(
-                "push to REGISTRY/REPO or REGISTRY/REPO:TAG, not {other}: the module's own version is its tag"
-            )));
-        }
-    };
     let (config, _) = registry.config()?;
     progress.stage(
         "push",
@@ -68,23 +59,13 @@ pub fn push_module(
     );
     block_on(async {
         let client = registry.connect(&dest.registry, &config).await?;
-        let mut on = |event: PushEvent| match event {
-            PushEvent::Blob {
-                digest,
-                size,
-                uploaded,
-            } => progress.note(&format!(
-                "{} {digest} ({size} bytes)",
-                if uploaded { "uploaded" } else { "present " }
-            )),
-            PushEvent::Manifest { what, reference } => {
-                progress.note(&format!("{what}: {reference}"))
-            }
-            PushEvent::Note(note) => progress.note(&note),
-        };
-        aip_distribute::push(&client, module, dest, &PushOptions { latest, extra_tag }, &mut on)
+        let mut on = |event: PushEvent| progress.note(&event.to_string());
+        aip_distribute::publish(&client, module, dest, latest, &mut on)
             .await
             .map_err(|e| {
+                if matches!(e, aip_distribute::DistributeError::Reference { .. }) {
+                    return distribute_error(e);
+                }
                 distribute_error(e).note(format!(
                     "the push of {} to {} did not complete; the local module is unchanged, and running the same push again completes it (blobs already uploaded are not sent again)",
                     module.display(),

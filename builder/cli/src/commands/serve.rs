@@ -40,6 +40,11 @@ pub struct Opts {
     /// Concurrent builds [default: the number of cores].
     #[arg(long)]
     max_builds: Option<usize>,
+    /// Most concurrent builds of one tenant [default: --max-builds].
+    /// Whatever it is, tenants with waiting jobs take turns for free
+    /// slots, so one tenant's burst does not hold up another's job.
+    #[arg(long)]
+    max_builds_per_tenant: Option<usize>,
     /// Largest request body in bytes [default: 16 MiB].
     #[arg(long)]
     max_body_bytes: Option<usize>,
@@ -143,6 +148,11 @@ impl Opts {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let max_builds = self.max_builds.or(section.max_builds).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
         let rate = self.rate_limit.or(section.rate_limit).unwrap_or(50);
         let burst = self.rate_burst.or(section.rate_burst);
         let mut allow_hosts = self.allow_hosts.clone();
@@ -165,11 +175,11 @@ impl Opts {
                 .clone()
                 .or_else(|| std::env::var("AIP_NATS_URL").ok())
                 .or_else(|| section.nats_url.clone()),
-            max_builds: self.max_builds.or(section.max_builds).unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            }),
+            max_builds,
+            max_builds_per_tenant: self
+                .max_builds_per_tenant
+                .or(section.max_builds_per_tenant)
+                .unwrap_or(max_builds),
             max_body_bytes: self
                 .max_body_bytes
                 .or(section.max_body_bytes)

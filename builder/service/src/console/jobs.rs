@@ -156,13 +156,11 @@ pub async fn job_page(
         Err(problem) => return not_found(&operator, &problem),
     };
     let events = state.store.events(&job.id, 0).await.unwrap_or_default();
-    let module = job.module.as_ref().and_then(|m| {
-        let name = m["name"].as_str()?;
-        let version = m["version"].as_str()?;
-        Some(format!(
-            "/console/modules/{name}/versions/{version}?tenant={}",
-            job.tenant
-        ))
+    let module = job.module.as_ref().map(|m| {
+        format!(
+            "/console/modules/{}/versions/{}?tenant={}",
+            m.name, m.version, job.tenant
+        )
     });
     page(
         StatusCode::OK,
@@ -173,7 +171,7 @@ pub async fn job_page(
                 id => job.id.clone(), state => job.state.as_str(), terminal => job.state.is_terminal(),
                 name => job.request["name"].as_str().unwrap_or_default(),
                 version => job.request["version"].as_str().unwrap_or_default(),
-                error => job.error.clone(), hint => job.hint_data.as_ref().map(crate::console::hints::render), module => module, created => utc(job.created_at),
+                error => job.error.clone(), error_kind => job.error_kind.map(|k| k.as_str()), hint => job.hint_data.as_ref().map(crate::console::hints::render), module => module, created => utc(job.created_at),
                 attempts => job.attempts,
             },
             stages => stages(&events, job.finished_at),

@@ -29,19 +29,8 @@ impl<'a> Synth<'a> {
         self.at(schema, full_levels, 0)
     }
 
-    fn resolve<'s>(&'s self, mut schema: &'s Value) -> &'s Value {
-        for _ in 0..32 {
-            match schema
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(aip_ir::def_name)
-                .and_then(|name| self.defs.get(&name))
-            {
-                Some(next) => schema = next,
-                None => break,
-            }
-        }
-        schema
+    fn resolve<'s>(&'s self, schema: &'s Value) -> &'s Value {
+        aip_ir::resolve_def(self.defs, schema).0
     }
 
     fn at(&self, schema: &Value, full: usize, depth: usize) -> Value {

@@ -72,24 +72,7 @@ pub struct Verdict {
 }
 
 /// Percent-decodes `text` (invalid escapes kept as they are).
-pub fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = text.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub use aip_ir::percent_decode as decode;
 
 /// The path variables of `template` in `path`, if it matches.
 fn match_path(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
@@ -200,18 +183,7 @@ fn operations_for<'a>(
 /// Whether `text` is a value of `schema`'s scalar type (objects and
 /// arrays are not checked in parameters).
 fn scalar_fits(schema: &Value, defs: &BTreeMap<String, Value>, text: &str) -> bool {
-    let mut schema = schema;
-    for _ in 0..8 {
-        match schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(aip_ir::def_name)
-            .and_then(|n| defs.get(&n))
-        {
-            Some(next) => schema = next,
-            None => break,
-        }
-    }
+    let schema = aip_ir::resolve_def(defs, schema).0;
     let types: Vec<&str> = match schema.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),

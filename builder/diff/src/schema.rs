@@ -66,26 +66,9 @@ struct Walk<'a, 'c> {
 /// `schema` with `$ref`s followed, and the last named schema passed.
 fn resolve<'v>(
     defs: &'v BTreeMap<String, Value>,
-    mut schema: &'v Value,
+    schema: &'v Value,
 ) -> (&'v Value, Option<String>) {
-    let mut name = None;
-    for _ in 0..MAX_HOPS {
-        let Some(target) = schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(aip_ir::def_name)
-        else {
-            break;
-        };
-        match defs.get(&target) {
-            Some(next) => {
-                schema = next;
-                name = Some(target);
-            }
-            None => break,
-        }
-    }
-    (schema, name)
+    aip_ir::resolve_def(defs, schema)
 }
 
 /// A schema reduced to what the comparison reads.

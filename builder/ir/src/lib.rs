@@ -13,6 +13,7 @@
 //! ingest repaired in the spec travels as [`SourceInfo::warnings`].
 
 mod names;
+mod percent;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -21,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use names::{intent_for, is_valid_module_name, words};
+pub use percent::percent_decode;
 pub use schema::{
-    DEFS_PREFIX, def_name, def_ref, input_schema_root, output_schema_root, schema_closure,
+    DEFS_PREFIX, MAX_REF_HOPS, def_name, def_ref, input_schema_root, output_schema_root,
+    resolve_def, schema_closure,
 };
 
 /// One vendor API, ready to render.

@@ -26,6 +26,38 @@ pub fn def_name(reference: &str) -> Option<String> {
     Some(unescape_pointer_token(token))
 }
 
+/// How many `$ref`s [`resolve_def`] follows before it stops (a cycle of
+/// references to references).
+pub const MAX_REF_HOPS: usize = 32;
+
+/// Follows `schema`'s `#/$defs/<name>` references through `defs`: the
+/// schema reached (`schema` itself when it is no reference, or names no
+/// schema of `defs`) and the last name followed. The one place references
+/// between named schemas are followed.
+pub fn resolve_def<'v>(
+    defs: &'v BTreeMap<String, Value>,
+    mut schema: &'v Value,
+) -> (&'v Value, Option<String>) {
+    let mut name = None;
+    for _ in 0..MAX_REF_HOPS {
+        let Some(target) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(def_name)
+        else {
+            break;
+        };
+        match defs.get(&target) {
+            Some(next) => {
+                schema = next;
+                name = Some(target);
+            }
+            None => break,
+        }
+    }
+    (schema, name)
+}
+
 /// The JSON Schema of an operation's input object: every parameter under its
 /// input key, plus `body` (for gRPC methods: the request message itself).
 /// Its references point at `#/$defs/<name>` of whatever document embeds it

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
-use crate::service_harness::{BuilderService, call};
+use crate::service_harness::{BuilderService, call, submit_job};
 use crate::support::{Steps, copy_dir, e2e_module, keys};
 
 /// A service whose registry holds the e2e module for `acme` (verifies with
@@ -847,15 +847,7 @@ fn the_api_lists_jobs_and_signing_keys_and_trades_keys_for_sessions() {
     let submit = |name: &str, key: &str| {
         let body = serde_json::to_vec(&json!({"name": name, "protocol": "rest", "spec": TWICE}))
             .expect("json");
-        let (status, _, job) = call(
-            "POST",
-            &service.url("/v1/builder/adapter"),
-            Some(key),
-            Some(&body),
-            &[],
-        );
-        assert_eq!(status, 202, "{job}");
-        job["id"].as_str().expect("an id").to_string()
+        submit_job(&service, key, &body)
     };
 
     let mut steps = Steps::start("jobs are listed newest first, paged, by state, per tenant");

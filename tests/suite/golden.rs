@@ -184,21 +184,9 @@ fn rendering_is_byte_identical_on_rerun() {
 
 #[test]
 fn generated_crates_compile_to_aip_adapter_components() {
-    let cache = aip_compile::CacheDirs::from_env();
     for spec in spec_index().into_iter().filter(|s| s.target() == "wasm") {
         let files = snapshot(&repo(&spec.generated_dir()));
-        let compiled = aip_compile::compile(
-            &files,
-            aip_compile::CompileTarget::WasmComponent,
-            aip_compile::BuildOptions {
-                cache: cache.clone(),
-                progress: &mut |_| {},
-                use_cache: false,
-                cancel: None,
-                background: false,
-            },
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+        let compiled = compile_uncached(&files).unwrap_or_else(|e| panic!("{}: {e}", spec.name));
         // A component, not a core module: layer 1 in the preamble.
         assert_eq!(
             &compiled.artifact[..8],
@@ -234,6 +222,23 @@ fn generated_crates_compile_to_aip_adapter_components() {
         assert!(compiled.crates.iter().any(|(n, _)| n == "serde_json"));
         contract_test(&spec, &compiled.artifact);
     }
+}
+
+/// `files` compiled to a WASM component, the artifact cache bypassed.
+fn compile_uncached(
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<aip_compile::Compiled, aip_compile::CompileError> {
+    aip_compile::compile(
+        files,
+        aip_compile::CompileTarget::WasmComponent,
+        aip_compile::BuildOptions {
+            cache: aip_compile::CacheDirs::from_env(),
+            progress: &mut |_| {},
+            use_cache: false,
+            cancel: None,
+            background: false,
+        },
+    )
 }
 
 /// `aip-builder test`'s contract test on a golden component: every
@@ -295,18 +300,7 @@ fn contract_test_with_altered_template(
         "src/runtime/request.rs".into(),
         template.replace(right, wrong).into_bytes(),
     );
-    let compiled = aip_compile::compile(
-        &files,
-        aip_compile::CompileTarget::WasmComponent,
-        aip_compile::BuildOptions {
-            cache: aip_compile::CacheDirs::from_env(),
-            progress: &mut |_| {},
-            use_cache: false,
-            cancel: None,
-            background: false,
-        },
-    )
-    .expect("the altered adapter compiles");
+    let compiled = compile_uncached(&files).expect("the altered adapter compiles");
     let api = ingest(&spec);
     let report =
         aip_contract::test_component(&api, &compiled.artifact).expect("the contract test runs");
@@ -407,18 +401,7 @@ fn a_compile_failure_keeps_the_crate_and_reports_cargo_output() {
     let mut files = snapshot(&repo("generated/assemblyai/wasm"));
     let lib = files.get_mut("src/lib.rs").expect("lib.rs");
     lib.extend_from_slice(b"\nfn broken() -> u32 { \"not a number\" }\n");
-    let err = aip_compile::compile(
-        &files,
-        aip_compile::CompileTarget::WasmComponent,
-        aip_compile::BuildOptions {
-            cache: aip_compile::CacheDirs::from_env(),
-            progress: &mut |_| {},
-            use_cache: false,
-            cancel: None,
-            background: false,
-        },
-    )
-    .expect_err("must not compile");
+    let err = compile_uncached(&files).expect_err("must not compile");
     let aip_compile::CompileError::Build { build_dir, output } = &err else {
         panic!("expected a build error, got {err}");
     };

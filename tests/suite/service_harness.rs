@@ -178,6 +178,19 @@ pub fn call(
     )
 }
 
+/// Submits `body` with `key`; the accepted job's id.
+pub fn submit_job(service: &BuilderService, key: &str, body: &[u8]) -> String {
+    let (status, _, job) = call(
+        "POST",
+        &service.url("/v1/builder/adapter"),
+        Some(key),
+        Some(body),
+        &[],
+    );
+    assert_eq!(status, 202, "{job}");
+    job["id"].as_str().expect("an id").to_string()
+}
+
 pub fn submission(name: &str, version: &str) -> Vec<u8> {
     submission_with(name, version, &json!({}))
 }

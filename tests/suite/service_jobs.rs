@@ -193,17 +193,7 @@ fn one_tenants_burst_does_not_hold_up_another_tenants_job() {
     // One body for every job: after the first, builds hit the compile
     // cache, so the queue, not cargo, decides the order.
     let body = submission("fair", "1.0.0");
-    let submit = |key: &str| {
-        let (status, _, job) = call(
-            "POST",
-            &service.url("/v1/builder/adapter"),
-            Some(key),
-            Some(&body),
-            &[],
-        );
-        assert_eq!(status, 202, "{job}");
-        job["id"].as_str().expect("id").to_string()
-    };
+    let submit = |key: &str| submit_job(&service, key, &body);
     let acme: Vec<String> = (0..5).map(|_| submit("builder-key-1")).collect();
     let globex = submit("globex-key-1");
     let started = |id: &str, key: &str| {

@@ -127,6 +127,7 @@ impl Opts {
             return recorded(api, spec);
         }
         if let Some(reference) = registry_reference(spec) {
+            let reference = reference.map_err(user)?;
             progress.stage("contract", &format!("recorded in {reference}"));
             let (config, _) = self.registry.config()?;
             let api = block_on(async {
@@ -165,9 +166,14 @@ fn recorded(api: Option<aip_ir::Api>, spec: &str) -> Result<aip_ir::Api, CliErro
 /// `oci://REGISTRY/REPO[:TAG|@VERSION]`, or the same without `oci://`
 /// when it is no file here, no URL, and its first part names a registry
 /// host (with a dot or a port, or `localhost`), as docker tells them.
-fn registry_reference(spec: &str) -> Option<aip_distribute::ModuleRef> {
+///
+/// `Some(Err)` for an `oci://` reference that does not parse: it was meant
+/// as one, so its error is the answer, not "no such file".
+fn registry_reference(
+    spec: &str,
+) -> Option<Result<aip_distribute::ModuleRef, aip_distribute::DistributeError>> {
     if let Some(rest) = spec.strip_prefix("oci://") {
-        return aip_distribute::ModuleRef::parse(rest).ok();
+        return Some(aip_distribute::ModuleRef::parse(rest));
     }
     if spec.contains("://") || Path::new(spec).exists() {
         return None;
@@ -176,7 +182,7 @@ fn registry_reference(spec: &str) -> Option<aip_distribute::ModuleRef> {
     if !(host.contains('.') || host.contains(':') || host == "localhost") || !spec.contains('/') {
         return None;
     }
-    aip_distribute::ModuleRef::parse(spec).ok()
+    aip_distribute::ModuleRef::parse(spec).ok().map(Ok)
 }
 
 #[cfg(test)]
@@ -191,7 +197,10 @@ mod tests {
             "localhost:5000/team/pets",
             "localhost/pets",
         ] {
-            assert!(registry_reference(reference).is_some(), "{reference}");
+            assert!(
+                registry_reference(reference).is_some_and(|r| r.is_ok()),
+                "{reference}"
+            );
         }
         for spec in [
             "specs/pets.yaml",
@@ -202,5 +211,9 @@ mod tests {
         ] {
             assert!(registry_reference(spec).is_none(), "{spec}");
         }
+        assert!(
+            registry_reference("oci://no-repository").is_some_and(|r| r.is_err()),
+            "an oci:// that does not parse is a bad reference, not a file"
+        );
     }
 }
